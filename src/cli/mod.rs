@@ -1,0 +1,197 @@
+//! The command line: clap definitions (the doc comments are the help text), settings resolved
+//! once from flags and environment, and dispatch to one file per command.
+
+mod add;
+mod init;
+mod lock;
+mod outdated;
+mod printer;
+mod remove;
+mod tree;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+pub use printer::Printer;
+
+use crate::cache::Cache;
+use crate::env_vars;
+use crate::error::{Error, EXIT_FAILURE};
+use crate::manifest::Project;
+use crate::platform::Platform;
+use crate::settings::{self, HttpSettings, Settings};
+
+/// A declarative per-project environment manager with lockfiles.
+#[derive(Debug, Parser)]
+#[command(name = "velo", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct GlobalArgs {
+    /// Run as if velo was started in DIR.
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
+    directory: Option<PathBuf>,
+
+    /// Use only cached data; never touch the network.
+    #[arg(long, global = true, env = env_vars::VELO_OFFLINE, value_parser = clap::builder::FalseyValueParser::new())]
+    offline: bool,
+
+    /// Where velo keeps its caches.
+    #[arg(long, global = true, env = env_vars::VELO_CACHE_DIR, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Print only warnings and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// Print more about what velo is doing.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a `velo.json` in the current directory.
+    Init(init::InitArgs),
+    /// Add dependencies to `velo.json` and update the lock.
+    Add(add::AddArgs),
+    /// Remove dependencies from `velo.json` and update the lock.
+    Remove(remove::RemoveArgs),
+    /// Solve the dependencies in `velo.json` and write `velo.lock`.
+    Lock(lock::LockArgs),
+    /// Show the locked dependency tree.
+    Tree(tree::TreeArgs),
+    /// Show dependencies that have newer versions.
+    Outdated(outdated::OutdatedArgs),
+}
+
+/// What every command gets: settings, the printer and where it was started.
+pub struct Context {
+    pub settings: Settings,
+    pub printer: Printer,
+    pub cwd: PathBuf,
+}
+
+impl Context {
+    pub fn project(&self) -> Result<Project, Error> {
+        Ok(Project::discover(&self.cwd)?)
+    }
+}
+
+/// Parse the command line, run the command, and turn the result into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer {
+        quiet: cli.global.quiet,
+        verbose: cli.global.verbose,
+    };
+    let context = match context(&cli.global, printer) {
+        Ok(context) => context,
+        Err(err) => {
+            printer.error(&err);
+            return ExitCode::from(err.exit_code() as u8);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            printer.error(&Error::Internal(format!(
+                "failed to start the async runtime: {err}"
+            )));
+            return ExitCode::from(EXIT_FAILURE as u8);
+        }
+    };
+    let result = runtime.block_on(run(cli.command, &context));
+    // Prefetches that are no longer needed must not hold up the exit.
+    runtime.shutdown_timeout(Duration::from_millis(0));
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            printer.error(&err);
+            ExitCode::from(err.exit_code() as u8)
+        }
+    }
+}
+
+async fn run(command: Command, context: &Context) -> Result<ExitCode, Error> {
+    match command {
+        Command::Init(args) => init::run(args, context),
+        Command::Add(args) => add::run(args, context).await,
+        Command::Remove(args) => remove::run(args, context).await,
+        Command::Lock(args) => lock::run(args, context).await,
+        Command::Tree(args) => tree::run(args, context).await,
+        Command::Outdated(args) => outdated::run(args, context).await,
+    }
+}
+
+fn context(global: &GlobalArgs, printer: Printer) -> Result<Context, Error> {
+    let cwd = std::env::current_dir().map_err(|source| Error::Io {
+        path: PathBuf::from("."),
+        source,
+    })?;
+    let cwd = match &global.directory {
+        Some(dir) => cwd.join(dir),
+        None => cwd,
+    };
+    let cache_dir = global
+        .cache_dir
+        .clone()
+        .or_else(settings::default_cache_dir)
+        .ok_or_else(|| {
+            Error::usage(
+                "cannot find a cache directory for this user",
+                Some(format!(
+                    "set `{}` to a writable directory",
+                    env_vars::VELO_CACHE_DIR
+                )),
+            )
+        })?;
+    let host = match std::env::var(env_vars::VELO_PLATFORM) {
+        Ok(name) if !name.is_empty() => Some(
+            name.parse::<Platform>()
+                .map_err(|err| Error::usage(format!("invalid `{}`: {err}", env_vars::VELO_PLATFORM), None))?,
+        ),
+        _ => Platform::host(),
+    };
+    let mut http = HttpSettings::default();
+    if let Some(secs) = env_number(env_vars::VELO_HTTP_TIMEOUT)? {
+        http.timeout = Duration::from_secs(secs.max(1));
+    }
+    if let Some(retries) = env_number(env_vars::VELO_HTTP_RETRIES)? {
+        http.retries = retries.min(20) as u32;
+    }
+    if let Some(millis) = env_number(env_vars::VELO_HTTP_RETRY_DELAY_MS)? {
+        http.retry_delay = Duration::from_millis(millis);
+    }
+    let settings = Settings {
+        cache: Cache::new(cwd.join(cache_dir)),
+        offline: global.offline,
+        host,
+        http,
+    };
+    Ok(Context {
+        settings,
+        printer,
+        cwd,
+    })
+}
+
+fn env_number(name: &str) -> Result<Option<u64>, Error> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => value
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::usage(format!("`{name}` must be a whole number, not `{value}`"), None)),
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,29 @@
+//! Every environment variable velo reads, in one place.
+
+/// Directory for velo's caches (package metadata, downloads, extracted trees).
+pub const VELO_CACHE_DIR: &str = "VELO_CACHE_DIR";
+/// Directory holding velo's `config.toml`.
+pub const VELO_CONFIG_DIR: &str = "VELO_CONFIG_DIR";
+/// Use only cached data; never touch the network (same as `--offline`).
+pub const VELO_OFFLINE: &str = "VELO_OFFLINE";
+/// Pretend to run on this platform (`linux-x86_64`, …) when deciding what must be installable here.
+pub const VELO_PLATFORM: &str = "VELO_PLATFORM";
+/// Seconds one HTTP request may take before it is abandoned and retried (default 30).
+pub const VELO_HTTP_TIMEOUT: &str = "VELO_HTTP_TIMEOUT";
+/// How many times a failed HTTP request is retried (default 3).
+pub const VELO_HTTP_RETRIES: &str = "VELO_HTTP_RETRIES";
+/// The first retry's delay in milliseconds, doubled on each retry, with jitter (default 250).
+pub const VELO_HTTP_RETRY_DELAY_MS: &str = "VELO_HTTP_RETRY_DELAY_MS";
+/// Disable coloured output (any value), as <https://no-color.org> describes.
+pub const NO_COLOR: &str = "NO_COLOR";
+
+/// Every `VELO_*` variable, for documentation and for tests that must clear them.
+pub const ALL: &[&str] = &[
+    VELO_CACHE_DIR,
+    VELO_CONFIG_DIR,
+    VELO_OFFLINE,
+    VELO_PLATFORM,
+    VELO_HTTP_TIMEOUT,
+    VELO_HTTP_RETRIES,
+    VELO_HTTP_RETRY_DELAY_MS,
+];

@@ -1,0 +1,78 @@
+//! The error type commands return, with the hint and exit code each error deserves.
+
+use std::sync::Arc;
+
+use crate::lock::LockError;
+use crate::manifest::{EditError, ManifestError};
+use crate::resolve::{LockBuildError, ResolveError};
+use crate::sources::SourceError;
+
+/// Exit code for a failure of the work itself (a conflict, a stale lock, a network failure).
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code for bad usage or bad input.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError<Arc<SourceError>>),
+    #[error(transparent)]
+    LockBuild(#[from] LockBuildError),
+    #[error(transparent)]
+    Source(#[from] Arc<SourceError>),
+    /// The lock does not match the manifest and the command may not update it.
+    #[error("`velo.lock` is out of date with `velo.json`:\n{}", changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n"))]
+    StaleLock { changes: Vec<String> },
+    /// Bad input that is not a file's fault: an unknown package name, a malformed spec.
+    #[error("{message}")]
+    Usage { message: String, hint: Option<String> },
+    #[error("failed to access `{}`", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>, hint: Option<String>) -> Self {
+        Error::Usage {
+            message: message.into(),
+            hint,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Manifest(err) => err.hint(),
+            Error::Lock(err) => err.hint(),
+            Error::Resolve(ResolveError::NoSolution { hint, .. }) => Some(hint.clone()),
+            Error::Resolve(ResolveError::Source { source, .. }) | Error::Source(source) => source.hint(),
+            Error::LockBuild(err) => err.hint(),
+            Error::StaleLock { .. } => Some("run `velo lock` to update it".to_string()),
+            Error::Usage { hint, .. } => hint.clone(),
+            _ => None,
+        }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Manifest(ManifestError::Read { .. }) => EXIT_FAILURE,
+            Error::Manifest(_) | Error::Edit(_) | Error::Usage { .. } => EXIT_USAGE,
+            Error::Resolve(ResolveError::Source { source, .. }) | Error::Source(source)
+                if source.is_bad_input() =>
+            {
+                EXIT_USAGE
+            }
+            _ => EXIT_FAILURE,
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! File system helpers shared by the modules that own files.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+/// Replace `path` with `contents` atomically: write a temporary file beside it, then rename it
+/// over the target, so a reader never sees a half-written file. The file's permissions are kept
+/// when it already exists.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new().prefix(".velo-tmp-").tempfile_in(dir)?;
+    temp.write_all(contents)?;
+    temp.as_file().sync_all()?;
+    match std::fs::metadata(path) {
+        Ok(metadata) => temp.as_file().set_permissions(metadata.permissions())?,
+        Err(_) => set_default_permissions(temp.as_file())?,
+    }
+    temp.persist(path).map_err(|err| err.error)?;
+    Ok(())
+}
+
+/// Temporary files are created private; a new project file should be readable like any other.
+#[cfg(unix)]
+fn set_default_permissions(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn set_default_permissions(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Resolve `.` and `..` in `path` without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

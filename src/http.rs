@@ -1,0 +1,264 @@
+//! The HTTP client every remote fetch goes through: timeouts, retries with exponential backoff
+//! and jitter on connection errors, 5xx and 429 (honouring `Retry-After`), and conditional
+//! requests. Proxies come from `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER};
+use reqwest::StatusCode;
+use url::Url;
+
+use crate::settings::HttpSettings;
+
+/// The longest `Retry-After` velo waits for; longer ones fail at once with the wait in the message.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("failed to build the HTTP client")]
+    Client(#[source] reqwest::Error),
+    #[error("failed to fetch `{url}` (after {attempts} attempts)")]
+    Request {
+        url: Url,
+        attempts: u32,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("`{url}` answered {status} (after {attempts} attempts)")]
+    Status {
+        url: Url,
+        status: StatusCode,
+        attempts: u32,
+    },
+    #[error("`{url}` is rate limiting requests and asks to wait {}s", retry_after.as_secs())]
+    RateLimited { url: Url, retry_after: Duration },
+}
+
+/// What a server's validators were when a cached copy was fetched.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Validators {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Fetched {
+    /// The cached copy is still current (304).
+    NotModified,
+    NotFound,
+    Body {
+        bytes: Vec<u8>,
+        validators: Validators,
+        max_age: Option<Duration>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    settings: HttpSettings,
+}
+
+impl HttpClient {
+    pub fn new(settings: &HttpSettings) -> Result<Self, HttpError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("velo/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .timeout(settings.timeout)
+            .build()
+            .map_err(HttpError::Client)?;
+        Ok(Self {
+            client,
+            settings: settings.clone(),
+        })
+    }
+
+    /// GET `url` in full, revalidating against `validators` when given.
+    pub async fn fetch(&self, url: &Url, validators: Option<&Validators>) -> Result<Fetched, HttpError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt > self.settings.retries;
+            match self.fetch_once(url, validators).await {
+                Ok(Outcome::Done(fetched)) => return Ok(fetched),
+                Ok(Outcome::Retry { status, retry_after }) => {
+                    if let Some(wait) = retry_after.filter(|wait| *wait > MAX_RETRY_AFTER) {
+                        return Err(HttpError::RateLimited {
+                            url: url.clone(),
+                            retry_after: wait,
+                        });
+                    }
+                    if last {
+                        return Err(HttpError::Status {
+                            url: url.clone(),
+                            status,
+                            attempts: attempt,
+                        });
+                    }
+                    tokio::time::sleep(retry_after.unwrap_or_else(|| self.backoff(attempt))).await;
+                }
+                Ok(Outcome::Fail(status)) => {
+                    return Err(HttpError::Status {
+                        url: url.clone(),
+                        status,
+                        attempts: attempt,
+                    });
+                }
+                Err(source) => {
+                    if last || !is_transient(&source) {
+                        return Err(HttpError::Request {
+                            url: url.clone(),
+                            attempts: attempt,
+                            source,
+                        });
+                    }
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                }
+            }
+        }
+    }
+
+    async fn fetch_once(
+        &self,
+        url: &Url,
+        validators: Option<&Validators>,
+    ) -> Result<Outcome, reqwest::Error> {
+        let mut request = self.client.get(url.clone());
+        if let Some(validators) = validators {
+            if let Some(etag) = &validators.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(last_modified) = &validators.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, last_modified);
+            }
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(Outcome::Done(Fetched::NotModified));
+        }
+        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            return Ok(Outcome::Done(Fetched::NotFound));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Ok(Outcome::Retry {
+                status,
+                retry_after: retry_after(response.headers()),
+            });
+        }
+        if !status.is_success() {
+            return Ok(Outcome::Fail(status));
+        }
+        let headers = response.headers().clone();
+        // A body cut short surfaces here as an error and is retried like a dropped connection.
+        let bytes = response.bytes().await?.to_vec();
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let validators = Validators {
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        };
+        Ok(Outcome::Done(Fetched::Body {
+            bytes,
+            validators,
+            max_age: max_age(&headers),
+        }))
+    }
+
+    /// Exponential backoff with full jitter: a random delay up to `retry_delay * 2^(attempt-1)`,
+    /// never less than half of it, capped at 10 s.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .settings
+            .retry_delay
+            .saturating_mul(1 << (attempt - 1).min(10))
+            .min(Duration::from_secs(10));
+        let half = ceiling / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+enum Outcome {
+    Done(Fetched),
+    Retry {
+        status: StatusCode,
+        retry_after: Option<Duration>,
+    },
+    Fail(StatusCode),
+}
+
+fn is_transient(err: &reqwest::Error) -> bool {
+    err.is_connect() || err.is_timeout() || err.is_body() || err.is_decode() || err.is_request()
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+/// `Cache-Control: max-age=N`, unless `no-cache` or `no-store` is also there.
+fn max_age(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::CACHE_CONTROL)?.to_str().ok()?;
+    let mut max_age = None;
+    for directive in value.split(',').map(str::trim) {
+        if directive.eq_ignore_ascii_case("no-cache") || directive.eq_ignore_ascii_case("no-store") {
+            return None;
+        }
+        if let Some(seconds) = directive.strip_prefix("max-age=") {
+            max_age = seconds.parse().ok().map(Duration::from_secs);
+        }
+    }
+    max_age
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn reads_cache_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        headers.insert(
+            reqwest::header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=600"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        assert_eq!(max_age(&headers), Some(Duration::from_secs(600)));
+        headers.insert(
+            reqwest::header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=600, no-cache"),
+        );
+        assert_eq!(max_age(&headers), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let client = HttpClient::new(&HttpSettings::default()).unwrap();
+        for attempt in 1..20 {
+            let delay = client.backoff(attempt);
+            let ceiling = Duration::from_millis(250)
+                .saturating_mul(1 << (attempt - 1).min(10))
+                .min(Duration::from_secs(10));
+            assert!(
+                delay >= ceiling / 2 && delay <= ceiling,
+                "attempt {attempt}: {delay:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! velo: a declarative per-project environment manager with lockfiles.
+//!
+//! A map of the crate, leaves first, and the on-disk things each module owns:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`platform`], [`version`], [`suggest`], [`env_vars`], [`fs`] | shared leaves |
+//! | [`manifest`] | `velo.json`: types, loading with line/column errors, in-place edits |
+//! | [`lock`] | `velo.lock`: types, canonical writer, staleness |
+//! | [`resolve`] | PubGrub resolution and conflict reports; knows no network |
+//! | [`cache`], [`http`] | the user cache directory; the retrying HTTP client |
+//! | [`sources`] | package sources (the velo index) implementing [`resolve::PackageSource`] |
+//! | [`ops`] | what commands do, as library functions |
+//! | [`cli`] | argument parsing and all printing |
+
+pub mod cache;
+pub mod cli;
+pub mod env_vars;
+pub mod error;
+pub mod fs;
+pub mod http;
+pub mod lock;
+pub mod manifest;
+pub mod ops;
+pub mod platform;
+pub mod resolve;
+pub mod settings;
+pub mod sources;
+pub mod suggest;
+pub mod version;
+
+pub use error::Error;

@@ -1,0 +1,250 @@
+//! `velo.lock`: what `velo lock` decided and `velo sync` installs.
+//!
+//! The lock records the manifest inputs it was solved from ([`LockInputs`]), so whether it is
+//! stale is a comparison, not a re-solve. It is written canonically (sorted keys, two-space
+//! indentation, trailing newline) and only when its bytes would change.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::{AssetPattern, BinSelection, Manifest};
+use crate::platform::Platform;
+
+pub const LOCK_FILE: &str = "velo.lock";
+
+/// Bumped when the format changes in a way older velo cannot read.
+pub const LOCK_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    pub version: u32,
+    /// The parts of `velo.json` the resolution depends on.
+    pub manifest: LockInputs,
+    pub packages: BTreeMap<String, LockedPackage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockInputs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    pub platforms: Vec<Platform>,
+    pub dependencies: BTreeMap<String, LockedRequirement>,
+}
+
+/// A direct dependency as the manifest asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedRequirement {
+    pub version: String,
+    /// The source, when the long form names one that differs from the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bin: Option<BinSelection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset: Option<AssetPattern>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platforms: Option<Vec<Platform>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedPackage {
+    pub version: String,
+    /// The tag or version string the source used, when it differs from `version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `index+<registry>`, `github:owner/repo`, …
+    pub source: String,
+    /// Keys of the locked packages this one depends on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    pub artifacts: BTreeMap<Platform, Artifact>,
+    /// Target platforms the package has no artifact for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<Platform>,
+}
+
+/// One downloadable file for one platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    /// An absolute URL, or a path relative to the project root for a local index.
+    pub url: String,
+    pub sha256: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub strip_components: u32,
+    /// Command name → path inside the extracted tree.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bin: BTreeMap<String, String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("failed to read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is not a valid lock file: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+    #[error("`{}` was written by a newer velo (lock format {found}; this velo reads {LOCK_VERSION})", path.display())]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("failed to write `{}`", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl LockError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LockError::Invalid { .. } => Some("delete it and run `velo lock` to create it again".to_string()),
+            LockError::TooNew { .. } => Some("upgrade velo".to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Why a lock does not match its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Staleness {
+    Missing,
+    Changed(Vec<String>),
+}
+
+impl LockInputs {
+    pub fn from_manifest(manifest: &Manifest) -> Self {
+        let dependencies = manifest
+            .dependencies
+            .iter()
+            .map(|dep| {
+                let source = dep.package.to_string();
+                let requirement = LockedRequirement {
+                    version: dep.requirement.as_str().to_string(),
+                    source: (source != dep.key).then_some(source),
+                    bin: dep.bin.clone(),
+                    asset: dep.asset.clone(),
+                    platforms: dep.platforms.clone(),
+                };
+                (dep.key.clone(), requirement)
+            })
+            .collect();
+        Self {
+            registry: manifest.registry.clone(),
+            platforms: manifest.target_platforms(),
+            dependencies,
+        }
+    }
+
+    /// What changed between these inputs (from the lock) and `current` (from the manifest).
+    pub fn changes(&self, current: &LockInputs) -> Vec<String> {
+        let mut changes = Vec::new();
+        if self.registry != current.registry {
+            changes.push("`registry` changed".to_string());
+        }
+        if self.platforms != current.platforms {
+            changes.push("`platforms` changed".to_string());
+        }
+        for (key, requirement) in &current.dependencies {
+            match self.dependencies.get(key) {
+                None => changes.push(format!("`{key}` was added")),
+                Some(locked) if locked.version != requirement.version => changes.push(format!(
+                    "`{key}` changed from `{}` to `{}`",
+                    locked.version, requirement.version
+                )),
+                Some(locked) if locked != requirement => changes.push(format!("`{key}` changed")),
+                Some(_) => {}
+            }
+        }
+        for key in self.dependencies.keys() {
+            if !current.dependencies.contains_key(key) {
+                changes.push(format!("`{key}` was removed"));
+            }
+        }
+        changes
+    }
+}
+
+impl Lock {
+    /// Read `path`; `None` when there is no lock yet.
+    pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
+        let text = match fs_err::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(LockError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            version: u32,
+        }
+        let invalid = |err: serde_json::Error| LockError::Invalid {
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        };
+        let found = serde_json::from_str::<VersionOnly>(&text)
+            .map_err(invalid)?
+            .version;
+        if found > LOCK_VERSION {
+            return Err(LockError::TooNew {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        serde_json::from_str(&text).map(Some).map_err(invalid)
+    }
+
+    /// Whether this lock was solved from `manifest` as it is now.
+    pub fn staleness(lock: Option<&Lock>, manifest: &Manifest) -> Option<Staleness> {
+        let Some(lock) = lock else {
+            return Some(Staleness::Missing);
+        };
+        let mut changes = lock.manifest.changes(&LockInputs::from_manifest(manifest));
+        for dep in manifest.dependencies.iter() {
+            if !lock.packages.contains_key(&dep.lock_key()) {
+                changes.push(format!("`{}` is missing from `packages`", dep.key));
+            }
+        }
+        (!changes.is_empty()).then_some(Staleness::Changed(changes))
+    }
+
+    /// The canonical text of this lock.
+    pub fn to_text(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("a lock always serializes");
+        text.push('\n');
+        text
+    }
+
+    /// Write the lock to `path` unless the file already holds exactly this content.
+    /// Returns whether the file was written.
+    pub fn write_if_changed(&self, path: &Path) -> Result<bool, LockError> {
+        let text = self.to_text();
+        if fs_err::read(path).is_ok_and(|existing| existing == text.as_bytes()) {
+            return Ok(false);
+        }
+        crate::fs::write_atomic(path, text.as_bytes()).map_err(|source| LockError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,167 @@
+//! `velo lock`: solve the manifest's requirements and write `velo.lock`.
+
+use std::collections::HashMap;
+
+use crate::error::Error;
+use crate::lock::{Lock, LockError, Staleness};
+use crate::manifest::{Manifest, Project};
+use crate::resolve::{self, Preferences};
+use crate::settings::Settings;
+use crate::sources::Sources;
+use crate::version::Version;
+
+/// Which locked versions may move.
+#[derive(Debug, Clone, Default)]
+pub enum Upgrade {
+    /// Keep every locked version that still satisfies the manifest.
+    #[default]
+    None,
+    All,
+    Packages(Vec<String>),
+}
+
+/// What a lock run decided.
+#[derive(Debug)]
+pub struct LockResult {
+    pub lock: Lock,
+    pub changes: Vec<LockChange>,
+    pub warnings: Vec<String>,
+    /// True when the lock already matched the manifest and nothing was solved.
+    pub up_to_date: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockChange {
+    Added { name: String, version: String },
+    Updated { name: String, from: String, to: String },
+    Removed { name: String, version: String },
+}
+
+/// Read the project's lock. An unreadable lock is reported as a warning and treated as absent,
+/// since re-locking replaces it anyway.
+pub fn read_existing(project: &Project, warnings: &mut Vec<String>) -> Result<Option<Lock>, Error> {
+    match Lock::read(&project.lock_path()) {
+        Ok(lock) => Ok(lock),
+        Err(err @ (LockError::Invalid { .. } | LockError::TooNew { .. })) => {
+            if matches!(err, LockError::TooNew { .. }) {
+                return Err(err.into());
+            }
+            warnings.push(format!("{err}; it will be replaced"));
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Lock `manifest` (which may differ from the project's file, as in `velo add`) without writing.
+pub async fn lock(
+    project: &Project,
+    manifest: &Manifest,
+    settings: &Settings,
+    upgrade: &Upgrade,
+) -> Result<LockResult, Error> {
+    let mut warnings = Vec::new();
+    let existing = read_existing(project, &mut warnings)?;
+
+    if let Upgrade::Packages(names) = upgrade {
+        for name in names {
+            let known = existing
+                .as_ref()
+                .is_some_and(|lock| lock.packages.contains_key(name));
+            if !known {
+                let candidates = existing
+                    .iter()
+                    .flat_map(|lock| lock.packages.keys().map(String::as_str));
+                return Err(Error::usage(
+                    format!("`{name}` is not in `velo.lock`, so it cannot be upgraded"),
+                    crate::suggest::closest(name, candidates).map(|best| format!("did you mean `{best}`?")),
+                ));
+            }
+        }
+    }
+
+    if matches!(upgrade, Upgrade::None) && Lock::staleness(existing.as_ref(), manifest).is_none() {
+        let lock = existing.expect("a lock that is not stale exists");
+        return Ok(LockResult {
+            lock,
+            changes: Vec::new(),
+            warnings,
+            up_to_date: true,
+        });
+    }
+
+    let preferences = Preferences {
+        locked: existing
+            .iter()
+            .flat_map(|lock| &lock.packages)
+            .filter_map(|(name, package)| Some((name.clone(), package.version.parse::<Version>().ok()?)))
+            .collect::<HashMap<_, _>>(),
+        upgrade_all: matches!(upgrade, Upgrade::All),
+        upgrade: match upgrade {
+            Upgrade::Packages(names) => names.iter().cloned().collect(),
+            _ => Default::default(),
+        },
+    };
+
+    let sources = Sources::new(manifest, &project.root, settings).map_err(std::sync::Arc::new)?;
+    let root: Vec<_> = manifest
+        .dependencies
+        .iter()
+        .map(|dep| (dep.lock_key(), dep.requirement.clone()))
+        .collect();
+    let resolution = tokio::task::spawn_blocking(move || resolve::resolve(&sources, &root, &preferences))
+        .await
+        .map_err(|err| Error::Internal(format!("the resolver stopped unexpectedly: {err}")))??;
+
+    let outcome = resolve::build_lock(manifest, &resolution, settings.host)?;
+    warnings.extend(outcome.warnings);
+    let changes = diff(existing.as_ref(), &outcome.lock);
+    Ok(LockResult {
+        lock: outcome.lock,
+        changes,
+        warnings,
+        up_to_date: false,
+    })
+}
+
+/// Whether the lock is current, without solving anything.
+pub fn check(project: &Project) -> Result<(), Error> {
+    let mut warnings = Vec::new();
+    let existing = read_existing(project, &mut warnings)?;
+    match Lock::staleness(existing.as_ref(), &project.manifest) {
+        None => Ok(()),
+        Some(Staleness::Missing) => Err(Error::StaleLock {
+            changes: vec!["`velo.lock` does not exist".to_string()],
+        }),
+        Some(Staleness::Changed(changes)) => Err(Error::StaleLock { changes }),
+    }
+}
+
+fn diff(old: Option<&Lock>, new: &Lock) -> Vec<LockChange> {
+    let empty = Default::default();
+    let old_packages = old.map_or(&empty, |lock| &lock.packages);
+    let mut changes = Vec::new();
+    for (name, package) in &new.packages {
+        match old_packages.get(name) {
+            None => changes.push(LockChange::Added {
+                name: name.clone(),
+                version: package.version.clone(),
+            }),
+            Some(before) if before.version != package.version => changes.push(LockChange::Updated {
+                name: name.clone(),
+                from: before.version.clone(),
+                to: package.version.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (name, package) in old_packages {
+        if !new.packages.contains_key(name) {
+            changes.push(LockChange::Removed {
+                name: name.clone(),
+                version: package.version.clone(),
+            });
+        }
+    }
+    changes
+}

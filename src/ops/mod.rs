@@ -1,0 +1,4 @@
+//! The operations commands perform, as library functions: they return what happened and leave
+//! printing to `cli`.
+
+pub mod lock;

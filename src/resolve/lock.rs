@@ -1,0 +1,145 @@
+//! Turning a [`Resolution`] into a [`Lock`]: per-platform artifacts, platform gaps.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Resolution;
+use crate::lock::{Lock, LockInputs, LockedPackage, LOCK_VERSION};
+use crate::manifest::Manifest;
+use crate::platform::Platform;
+
+/// A lock and what the user should hear about it.
+#[derive(Debug)]
+pub struct LockOutcome {
+    pub lock: Lock,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockBuildError {
+    #[error("{} no artifact for {host}, the platform of this machine:\n{}", if missing.len() == 1 { "a locked package has" } else { "locked packages have" }, missing.iter().map(|m| format!("  {m}")).collect::<Vec<_>>().join("\n"))]
+    NoArtifactForHost { host: Platform, missing: Vec<String> },
+}
+
+impl LockBuildError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LockBuildError::NoArtifactForHost { .. } => Some(
+                "require a version that ships one for this platform in `velo.json`, or ask the index maintainers to add it"
+                    .to_string(),
+            ),
+        }
+    }
+}
+
+/// The platforms each package is needed on: a dependency's own `platforms` (default: all the
+/// project's), passed down to everything it depends on.
+fn wanted_platforms(manifest: &Manifest, resolution: &Resolution) -> BTreeMap<String, BTreeSet<Platform>> {
+    let targets: BTreeSet<Platform> = manifest.target_platforms().into_iter().collect();
+    let mut wanted: BTreeMap<String, BTreeSet<Platform>> = BTreeMap::new();
+    let mut queue: Vec<(String, BTreeSet<Platform>)> = manifest
+        .dependencies
+        .iter()
+        .map(|dep| {
+            let platforms = match &dep.platforms {
+                Some(only) => only.iter().copied().filter(|p| targets.contains(p)).collect(),
+                None => targets.clone(),
+            };
+            (dep.lock_key(), platforms)
+        })
+        .collect();
+    while let Some((name, platforms)) = queue.pop() {
+        let entry = wanted.entry(name.clone()).or_default();
+        let before = entry.len();
+        entry.extend(platforms.iter().copied());
+        if entry.len() == before && before > 0 {
+            continue;
+        }
+        if let Some(package) = resolution.packages.get(&name) {
+            for dependency in &package.dependencies {
+                queue.push((dependency.clone(), entry.clone()));
+            }
+        }
+    }
+    wanted
+}
+
+/// Build the lock for `manifest` from `resolution`. `host` is the platform velo runs on; a package
+/// that cannot be installed here fails the lock, one missing elsewhere is recorded and warned about.
+pub fn build_lock(
+    manifest: &Manifest,
+    resolution: &Resolution,
+    host: Option<Platform>,
+) -> Result<LockOutcome, LockBuildError> {
+    let wanted = wanted_platforms(manifest, resolution);
+    let mut warnings = Vec::new();
+    let mut missing_on_host = Vec::new();
+    let mut packages = BTreeMap::new();
+
+    for (name, resolved) in &resolution.packages {
+        let info = &resolved.meta.versions[&resolved.version];
+        let platforms = wanted.get(name).cloned().unwrap_or_default();
+        let artifacts: BTreeMap<_, _> = info
+            .artifacts
+            .iter()
+            .filter(|(platform, _)| platforms.contains(platform))
+            .map(|(platform, artifact)| (*platform, artifact.clone()))
+            .collect();
+        let unavailable: Vec<Platform> = platforms
+            .iter()
+            .copied()
+            .filter(|p| !artifacts.contains_key(p))
+            .collect();
+        let available = || {
+            let list: Vec<&str> = info.artifacts.keys().map(|p| p.as_str()).collect();
+            if list.is_empty() {
+                "none".to_string()
+            } else {
+                list.join(", ")
+            }
+        };
+        if host.is_some_and(|h| unavailable.contains(&h)) {
+            missing_on_host.push(format!(
+                "`{name} {}` (available for: {})",
+                resolved.version,
+                available()
+            ));
+        } else if !unavailable.is_empty() {
+            let list: Vec<&str> = unavailable.iter().map(|p| p.as_str()).collect();
+            warnings.push(format!(
+                "`{name} {}` has no artifact for {}; it will not be installed there",
+                resolved.version,
+                list.join(", ")
+            ));
+        }
+        for warning in &resolved.meta.warnings {
+            if !warnings.contains(warning) {
+                warnings.push(warning.clone());
+            }
+        }
+        let version = resolved.version.to_string();
+        packages.insert(
+            name.clone(),
+            LockedPackage {
+                tag: (info.tag != version).then(|| info.tag.clone()),
+                version,
+                source: resolved.meta.source.clone(),
+                dependencies: resolved.dependencies.clone(),
+                artifacts,
+                unavailable,
+            },
+        );
+    }
+
+    if let (Some(host), false) = (host, missing_on_host.is_empty()) {
+        return Err(LockBuildError::NoArtifactForHost {
+            host,
+            missing: missing_on_host,
+        });
+    }
+    let lock = Lock {
+        version: LOCK_VERSION,
+        manifest: LockInputs::from_manifest(manifest),
+        packages,
+    };
+    Ok(LockOutcome { lock, warnings })
+}

@@ -1,0 +1,179 @@
+//! Package sources: turn a package key into its versions, dependencies and artifacts.
+//!
+//! [`Sources`] routes each key to the source that serves it and implements the resolver's
+//! [`PackageSource`]. Today that is the velo index ([`index`]); forge releases and Homebrew
+//! bottles plug in beside it.
+
+mod index;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use index::{IndexLocation, IndexSource};
+
+use crate::http::{HttpClient, HttpError};
+use crate::manifest::{Manifest, PackageKey, PackageKeyError, PackageSource as KeySource};
+use crate::resolve::{PackageMeta, PackageSource};
+use crate::settings::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("package `{name}` not found in the velo index at `{index}`")]
+    PackageNotFound {
+        name: String,
+        index: String,
+        suggestion: Option<String>,
+    },
+    #[error("package `{name}` is not in the cache and `--offline` forbids fetching it from `{index}`")]
+    NotCached { name: String, index: String },
+    #[error("`{name}` needs a velo index, but `velo.json` has no `registry`")]
+    NoRegistry { name: String },
+    #[error("`{key}` uses the {kind} source, which this version of velo cannot resolve yet")]
+    Unsupported { key: String, kind: &'static str },
+    #[error("invalid `registry` `{registry}`: {reason}")]
+    InvalidRegistry { registry: String, reason: String },
+    #[error("the package file `{url}` is invalid: {message}")]
+    InvalidPackageFile { url: String, message: String },
+    #[error(transparent)]
+    Key(#[from] PackageKeyError),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("failed to access `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl SourceError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SourceError::PackageNotFound { suggestion: Some(best), .. } => Some(format!("did you mean `{best}`?")),
+            SourceError::PackageNotFound { index, .. } => {
+                Some(format!("check the name; `{}index.json` lists the packages the index has", index))
+            }
+            SourceError::NotCached { .. } => Some("run the command again without `--offline`".to_string()),
+            SourceError::NoRegistry { .. } => Some(
+                "without a `registry`, bare names mean Homebrew core; set `\"registry\"` in `velo.json` to a velo index URL or path"
+                    .to_string(),
+            ),
+            SourceError::Unsupported { .. } => Some("use a package from a velo index for now".to_string()),
+            SourceError::Http(HttpError::RateLimited { .. }) => Some("wait a while and try again".to_string()),
+            SourceError::Http(_) => Some("check your network connection and proxy settings, or use `--offline` to work from the cache".to_string()),
+            _ => None,
+        }
+    }
+
+    /// Whether the error is the user's input rather than the outside world.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            SourceError::PackageNotFound { .. }
+                | SourceError::NoRegistry { .. }
+                | SourceError::Unsupported { .. }
+                | SourceError::InvalidRegistry { .. }
+                | SourceError::Key(_)
+        )
+    }
+}
+
+/// All sources a project uses, keyed the way the resolver names packages.
+pub struct Sources {
+    index: Option<IndexSource>,
+    /// Direct dependencies whose lock key differs from what their key alone would say
+    /// (`"fd": {"source": "github:sharkdp/fd"}`).
+    aliases: HashMap<String, PackageKey>,
+}
+
+impl Sources {
+    /// The sources for `manifest` in the project at `root`. Must be called inside a tokio runtime.
+    pub fn new(manifest: &Manifest, root: &Path, settings: &Settings) -> Result<Self, SourceError> {
+        let index = match &manifest.registry {
+            Some(registry) => {
+                let location = IndexLocation::parse(registry, root)?;
+                let http = HttpClient::new(&settings.http)?;
+                Some(IndexSource::new(
+                    location,
+                    http,
+                    &settings.cache,
+                    settings.offline,
+                ))
+            }
+            None => None,
+        };
+        let aliases = manifest
+            .dependencies
+            .iter()
+            .map(|dep| (dep.lock_key(), dep.package.clone()))
+            .collect();
+        Ok(Self { index, aliases })
+    }
+
+    fn key(&self, name: &str) -> Result<PackageKey, SourceError> {
+        match self.aliases.get(name) {
+            Some(key) => Ok(key.clone()),
+            None => Ok(name.parse()?),
+        }
+    }
+
+    fn index(&self, name: &str) -> Result<&IndexSource, SourceError> {
+        self.index.as_ref().ok_or_else(|| SourceError::NoRegistry {
+            name: name.to_string(),
+        })
+    }
+
+    /// Fetch a package's metadata (async form, for commands that are not resolving).
+    pub async fn get_async(&self, name: &str) -> Result<Arc<PackageMeta>, Arc<SourceError>> {
+        let key = self.key(name).map_err(Arc::new)?;
+        match key.source {
+            KeySource::Default | KeySource::Index => {
+                self.index(name).map_err(Arc::new)?.get_async(&key.name).await
+            }
+            _ => Err(Arc::new(unsupported(&key))),
+        }
+    }
+}
+
+fn unsupported(key: &PackageKey) -> SourceError {
+    let kind = match key.source {
+        KeySource::GitHub { .. } => "GitHub releases",
+        KeySource::GitLab { .. } => "GitLab releases",
+        KeySource::Gitea { .. } => "Gitea releases",
+        KeySource::Codeberg { .. } => "Codeberg releases",
+        KeySource::Brew { .. } => "Homebrew",
+        KeySource::Default | KeySource::Index => "velo index",
+    };
+    SourceError::Unsupported {
+        key: key.to_string(),
+        kind,
+    }
+}
+
+impl PackageSource for Sources {
+    type Error = Arc<SourceError>;
+
+    fn get(&self, name: &str) -> Result<Arc<PackageMeta>, Self::Error> {
+        let key = self.key(name).map_err(Arc::new)?;
+        match key.source {
+            KeySource::Default | KeySource::Index => {
+                self.index(name).map_err(Arc::new)?.get_blocking(&key.name)
+            }
+            _ => Err(Arc::new(unsupported(&key))),
+        }
+    }
+
+    fn prefetch(&self, names: &[&str]) {
+        let Some(index) = &self.index else { return };
+        for name in names {
+            if let Ok(PackageKey {
+                source: KeySource::Default | KeySource::Index,
+                name,
+            }) = self.key(name)
+            {
+                index.prefetch(&name);
+            }
+        }
+    }
+}
