@@ -48,6 +48,33 @@ impl Platform {
         }
     }
 
+    /// Read names people write for platforms: `linux-amd64`, `darwin-arm64`, `x86_64-linux`.
+    pub fn from_alias(name: &str) -> Option<Platform> {
+        let lower = name.to_ascii_lowercase();
+        let words: Vec<&str> = lower.split(['-', '_', '/', ' ']).collect();
+        let os = if words.contains(&"linux") {
+            "linux"
+        } else if words
+            .iter()
+            .any(|w| matches!(*w, "macos" | "darwin" | "osx" | "mac" | "apple"))
+        {
+            "macos"
+        } else if words.iter().any(|w| matches!(*w, "windows" | "win" | "win64")) {
+            "windows"
+        } else {
+            return None;
+        };
+        let arch = if lower.contains("x86_64") || words.iter().any(|w| matches!(*w, "amd64" | "x64" | "x86"))
+        {
+            "x86_64"
+        } else if words.iter().any(|w| matches!(*w, "aarch64" | "arm64")) {
+            "aarch64"
+        } else {
+            return None;
+        };
+        format!("{os}-{arch}").parse().ok()
+    }
+
     /// The platform of the running binary, if velo supports it.
     pub fn host() -> Option<Platform> {
         let platform = match (std::env::consts::OS, std::env::consts::ARCH) {
@@ -82,8 +109,23 @@ impl fmt::Display for Platform {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown platform `{0}`; expected one of: {list}", list = Platform::ALL.map(Platform::as_str).join(", "))]
+#[error("unknown platform `{0}`")]
 pub struct UnknownPlatform(pub String);
+
+impl UnknownPlatform {
+    /// `; did you mean …?` or the list of platforms, for an error message.
+    pub fn suggestion(&self) -> String {
+        if let Some(platform) = Platform::from_alias(&self.0) {
+            return format!("; did you mean `{platform}`?");
+        }
+        crate::suggest::did_you_mean(&self.0, Platform::ALL.map(Platform::as_str)).unwrap_or_else(|| {
+            format!(
+                "; expected one of {}",
+                Platform::ALL.map(|p| format!("`{p}`")).join(", ")
+            )
+        })
+    }
+}
 
 impl FromStr for Platform {
     type Err = UnknownPlatform;
@@ -105,10 +147,8 @@ impl Serialize for Platform {
 impl<'de> Deserialize<'de> for Platform {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
-        name.parse().map_err(|err: UnknownPlatform| {
-            let suggestion = crate::suggest::did_you_mean(&name, Platform::ALL.map(Platform::as_str));
-            serde::de::Error::custom(format!("{err}{}", suggestion.unwrap_or_default()))
-        })
+        name.parse()
+            .map_err(|err: UnknownPlatform| serde::de::Error::custom(format!("{err}{}", err.suggestion())))
     }
 }
 
@@ -122,5 +162,14 @@ mod tests {
             assert_eq!(platform.as_str().parse::<Platform>().unwrap(), platform);
         }
         assert!("linux-amd64".parse::<Platform>().is_err());
+    }
+
+    #[test]
+    fn aliases() {
+        assert_eq!(Platform::from_alias("linux-amd64"), Some(Platform::LinuxX86_64));
+        assert_eq!(Platform::from_alias("darwin-arm64"), Some(Platform::MacosAarch64));
+        assert_eq!(Platform::from_alias("x86_64-linux"), Some(Platform::LinuxX86_64));
+        assert_eq!(Platform::from_alias("win-x64"), Some(Platform::WindowsX86_64));
+        assert_eq!(Platform::from_alias("freebsd-amd64"), None);
     }
 }

@@ -219,7 +219,11 @@ impl Lock {
             return Some(Staleness::Missing);
         };
         let mut changes = lock.manifest.changes(&LockInputs::from_manifest(manifest));
-        for dep in manifest.dependencies.iter() {
+        for dep in manifest
+            .dependencies
+            .iter()
+            .filter(|dep| lock.manifest.dependencies.contains_key(&dep.key))
+        {
             if !lock.packages.contains_key(&dep.lock_key()) {
                 changes.push(format!("`{}` is missing from `packages`", dep.key));
             }

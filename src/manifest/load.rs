@@ -70,7 +70,40 @@ pub fn find_project_root(start: &Path) -> Result<PathBuf, ManifestError> {
 }
 
 pub(super) fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
+    if let Some(invalid) = not_an_object(text, path) {
+        return Err(ManifestError::Invalid(Box::new(invalid)));
+    }
     serde_json::from_str(text).map_err(|err| ManifestError::Invalid(Box::new(describe(&err, text, path))))
+}
+
+/// An empty file, or one whose top level is not `{ … }`.
+fn not_an_object(text: &str, path: &Path) -> Option<InvalidManifest> {
+    let (offset, first) = text
+        .char_indices()
+        .find(|(_, c)| !c.is_whitespace())
+        .unwrap_or((text.len(), '{'));
+    if first == '{' && offset < text.len() {
+        return None;
+    }
+    let line = text[..offset].matches('\n').count() + 1;
+    let column = text[..offset]
+        .rsplit('\n')
+        .next()
+        .map_or(0, |l| l.chars().count())
+        + 1;
+    let message = if offset == text.len() {
+        "the file is empty"
+    } else {
+        "the top level must be an object"
+    };
+    Some(InvalidManifest {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: message.to_string(),
+        hint: Some("the smallest valid manifest is `{}`; `velo init` writes a starter one".to_string()),
+        snippet: snippet(text, line, column),
+    })
 }
 
 fn describe(err: &serde_json::Error, text: &str, path: &Path) -> InvalidManifest {
@@ -105,6 +138,7 @@ fn describe(err: &serde_json::Error, text: &str, path: &Path) -> InvalidManifest
             Some("check for a missing `}` or `]`".to_string()),
         )
     } else {
+        column = start_of_string(text, line, column);
         let (message, hint) = split_suggestion(raw);
         let message = message
             .replace("missing field", "missing key")
@@ -125,6 +159,25 @@ fn describe(err: &serde_json::Error, text: &str, path: &Path) -> InvalidManifest
         hint,
         snippet: snippet(text, line, column),
     }
+}
+
+/// serde reports a bad string value at its closing quote; point at its first character instead.
+fn start_of_string(text: &str, line: usize, column: usize) -> usize {
+    let Some(source_line) = text.lines().nth(line - 1) else {
+        return column;
+    };
+    let chars: Vec<char> = source_line.chars().collect();
+    if column < 2 || chars.get(column - 1) != Some(&'"') {
+        return column;
+    }
+    let mut i = column - 1;
+    while i > 0 {
+        i -= 1;
+        if chars[i] == '"' && (i == 0 || chars[i - 1] != '\\') {
+            return i + 2;
+        }
+    }
+    column
 }
 
 /// Our own deserializers put "did you mean" after `; `; turn it into the hint.

@@ -33,7 +33,7 @@ pub(super) fn explain<S: PackageSource>(tree: &Tree, provider: &Provider<'_, S>)
         let names: Vec<String> = involved.iter().map(|n| format!("`{n}`")).collect();
         format!(
             "loosen the requirement on {} in `velo.json`; `velo outdated` lists the versions that exist",
-            names.join(", ")
+            join_and(&names)
         )
     };
     (report, hint)
@@ -55,21 +55,68 @@ fn collect_root_dependencies(tree: &Tree, out: &mut BTreeSet<String>) {
 impl<S: PackageSource> Formatter<'_, '_, S> {
     /// `a 2.1.0`, `a >=2.1.0`, or `every version of a`.
     fn package_versions(&self, package: &Node, range: &Ranges<Version>) -> String {
-        match package {
-            Node::Root => package.to_string(),
-            Node::Package(name) => {
-                if range == &Ranges::full() {
-                    return format!("every version of {name}");
-                }
-                let known = self.provider.known_versions(name);
-                let range = if known.is_empty() {
-                    range.clone()
-                } else {
-                    range.simplify(known.iter())
-                };
-                format!("{name} {}", display_ranges(&range))
-            }
+        let Node::Package(name) = package else {
+            return package.to_string();
+        };
+        let known = self.provider.known_versions(name);
+        let inside: Vec<&Version> = known.iter().filter(|v| range.contains(v)).collect();
+        if let [only] = inside.as_slice() {
+            return format!("{name} {only}");
         }
+        let range = if known.is_empty() {
+            range.clone()
+        } else {
+            range.simplify(known.iter())
+        };
+        if range == Ranges::full() {
+            format!("every version of {name}")
+        } else {
+            format!("{name} {}", display_ranges(&range))
+        }
+    }
+
+    /// ` (only b 1.0.0 and 2.4.0 exist)` when nothing usable is inside `range`.
+    fn availability(&self, dependency: &Node, range: &Ranges<Version>) -> String {
+        let Node::Package(name) = dependency else {
+            return String::new();
+        };
+        let known = self.provider.known_versions(name);
+        let allow_prerelease = self.provider.allows_prerelease(name);
+        if known.is_empty()
+            || known
+                .iter()
+                .any(|v| range.contains(v) && (allow_prerelease || !v.is_prerelease()))
+        {
+            return String::new();
+        }
+        format!(" ({})", self.existing(name, &known, range))
+    }
+
+    /// `only b 1.0.0 and 2.4.0 exist`, noting prereleases that were skipped.
+    fn existing(&self, name: &str, known: &[Version], range: &Ranges<Version>) -> String {
+        let shown: Vec<String> = if known.len() <= 6 {
+            known.iter().map(ToString::to_string).collect()
+        } else {
+            let mut newest: Vec<String> = known
+                .iter()
+                .rev()
+                .take(5)
+                .rev()
+                .map(ToString::to_string)
+                .collect();
+            newest.insert(0, format!("{} older versions,", known.len() - 5));
+            newest
+        };
+        let exist = if known.len() == 1 { "exists" } else { "exist" };
+        let mut text = format!("only {name} {} {exist}", join_and(&shown));
+        let skipped_prereleases = !self.provider.allows_prerelease(name)
+            && known.iter().any(|v| v.is_prerelease() && range.contains(v));
+        if skipped_prereleases {
+            text.push_str(
+                "; prereleases are skipped unless the requirement names one, such as `^2.0.0-beta`",
+            );
+        }
+        text
     }
 
     fn requirement(
@@ -101,34 +148,16 @@ impl<S: PackageSource> Formatter<'_, '_, S> {
         if known.is_empty() {
             return format!("{name} has no versions");
         }
-        let skipped_prereleases = !self.provider.allows_prerelease(name)
-            && known.iter().any(|v| v.is_prerelease() && range.contains(v));
-        let shown: Vec<String> = if known.len() <= 6 {
-            known.iter().map(ToString::to_string).collect()
-        } else {
-            let mut newest: Vec<String> = known
-                .iter()
-                .rev()
-                .take(5)
-                .rev()
-                .map(ToString::to_string)
-                .collect();
-            newest.insert(0, format!("{} older versions,", known.len() - 5));
-            newest
-        };
-        let exist = if known.len() == 1 { "exists" } else { "exist" };
-        let mut text = format!(
-            "no version of {name} matches {}; only {name} {} {exist}",
+        format!(
+            "no version of {name} matches {}; {}",
             display_ranges(range),
-            join_and(&shown)
-        );
-        if skipped_prereleases {
-            text.push_str(
-                " (prereleases are skipped unless the requirement names one, such as `^2.0.0-beta`)",
-            );
-        }
-        text
+            self.existing(name, &known, range)
+        )
     }
+}
+
+fn is_root(external: &Ext) -> bool {
+    matches!(external, External::FromDependencyOf(Node::Root, ..))
 }
 
 fn join_and(items: &[String]) -> String {
@@ -153,7 +182,8 @@ impl<S: PackageSource> ReportFormatter<Node, Ranges<Version>, String> for Format
                 )
             }
             External::FromDependencyOf(package, versions, dependency, range) => {
-                let depends = self.requirement(package, versions, dependency, range);
+                let depends = self.requirement(package, versions, dependency, range)
+                    + &self.availability(dependency, range);
                 match package {
                     Node::Root => format!("your project depends on {depends}"),
                     _ => format!(
@@ -200,6 +230,12 @@ impl<S: PackageSource> ReportFormatter<Node, Ranges<Version>, String> for Format
         external2: &Ext,
         current_terms: &Map<Node, Term<Ranges<Version>>>,
     ) -> String {
+        // Start from the project's own requirement when one of the two is it.
+        let (external1, external2) = if is_root(external2) {
+            (external2, external1)
+        } else {
+            (external1, external2)
+        };
         format!(
             "Because {} and {}, {}.",
             self.format_external(external1),

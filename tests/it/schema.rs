@@ -50,8 +50,8 @@ fn root() -> &'static Path {
 }
 
 fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read `{}`: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read `{}`: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("`{}` is not JSON: {e}", path.display()))
 }
 
@@ -172,8 +172,7 @@ fn valid_corpus_validates() {
         .iter()
         .filter_map(|path| {
             let found = errors(&validator, &read_json(path));
-            (!found.is_empty())
-                .then(|| format!("\n  {} was rejected:{}", file_name(path), show(&found)))
+            (!found.is_empty()).then(|| format!("\n  {} was rejected:{}", file_name(path), show(&found)))
         })
         .collect();
     assert!(
@@ -239,11 +238,7 @@ fn shipped_examples_validate() {
         let path = root().join(relative);
         let manifest = read_json(&path);
         let found = errors(&validator, &manifest);
-        assert!(
-            found.is_empty(),
-            "{relative} does not validate:{}",
-            show(&found)
-        );
+        assert!(found.is_empty(), "{relative} does not validate:{}", show(&found));
 
         // Their `$schema` must lead an editor to the schema in this repository.
         let schema_ref = manifest["$schema"]

@@ -1,0 +1,222 @@
+//! A small HTTP/1.1 file server on 127.0.0.1 with ETags and fault injection.
+//!
+//! Written by hand rather than with a framework so that faults are exact: a body cut short
+//! after its `Content-Length` was promised, a response that stalls, a 429 with `Retry-After`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+/// What to do instead of serving a request normally.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status and an empty body.
+    Status(u16),
+    /// Answer 429 with `Retry-After: <seconds>`.
+    RateLimit { retry_after: u64 },
+    /// Promise the whole body, send half, close the connection.
+    Truncate,
+    /// Wait this long before answering.
+    Slow(Duration),
+}
+
+#[derive(Debug, Clone)]
+struct Injected {
+    path_contains: String,
+    remaining: usize,
+    fault: Fault,
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub path: String,
+    pub status: u16,
+    pub conditional: bool,
+}
+
+#[derive(Default)]
+struct State {
+    faults: Vec<Injected>,
+    log: Vec<Logged>,
+}
+
+pub struct FixtureServer {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FixtureServer {
+    /// Serve the files under `root` on a free loopback port.
+    pub fn start(root: PathBuf) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (state2, stop2) = (state.clone(), stop.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (state, root) = (state2.clone(), root.clone());
+                thread::spawn(move || {
+                    let _ = handle(stream, &root, &state);
+                });
+            }
+        });
+        Self { addr, state, stop }
+    }
+
+    /// The server's base URL, ending in `/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Apply `fault` to the next `times` requests whose path contains `path_contains`.
+    pub fn inject(&self, path_contains: &str, times: usize, fault: Fault) {
+        self.state.lock().unwrap().faults.push(Injected {
+            path_contains: path_contains.to_string(),
+            remaining: times,
+            fault,
+        });
+    }
+
+    /// Every request so far.
+    pub fn log(&self) -> Vec<Logged> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// Requests so far whose path contains `part`.
+    pub fn requests_to(&self, part: &str) -> Vec<Logged> {
+        self.log().into_iter().filter(|r| r.path.contains(part)).collect()
+    }
+
+    pub fn clear_log(&self) {
+        self.state.lock().unwrap().log.clear();
+    }
+}
+
+impl Drop for FixtureServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn handle(stream: TcpStream, root: &std::path::Path, state: &Mutex<State>) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut if_none_match = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("if-none-match") {
+                if_none_match = Some(value.trim().to_string());
+            }
+        }
+    }
+
+    let fault = {
+        let mut state = state.lock().unwrap();
+        state
+            .faults
+            .iter_mut()
+            .find(|f| f.remaining > 0 && path.contains(&f.path_contains))
+            .map(|f| {
+                f.remaining -= 1;
+                f.fault.clone()
+            })
+    };
+    let log = |status: u16| {
+        state.lock().unwrap().log.push(Logged {
+            path: path.clone(),
+            status,
+            conditional: if_none_match.is_some(),
+        });
+    };
+    let mut stream = stream;
+    match fault {
+        Some(Fault::Status(status)) => {
+            log(status);
+            return respond(&mut stream, status, &[], b"");
+        }
+        Some(Fault::RateLimit { retry_after }) => {
+            log(429);
+            return respond(&mut stream, 429, &[("Retry-After", retry_after.to_string())], b"");
+        }
+        Some(Fault::Slow(delay)) => thread::sleep(delay),
+        Some(Fault::Truncate) | None => {}
+    }
+
+    let relative = path.split('?').next().unwrap_or("").trim_start_matches('/');
+    if relative.split('/').any(|part| part == "..") {
+        log(400);
+        return respond(&mut stream, 400, &[], b"");
+    }
+    let Ok(body) = std::fs::read(root.join(relative)) else {
+        log(404);
+        return respond(&mut stream, 404, &[], b"not found");
+    };
+    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..16]);
+    if if_none_match.as_deref() == Some(etag.as_str()) {
+        log(304);
+        return respond(&mut stream, 304, &[("ETag", etag)], b"");
+    }
+    log(200);
+    if matches!(fault, Some(Fault::Truncate)) {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: {etag}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(&body[..body.len() / 2])?;
+        return stream.flush();
+    }
+    respond(&mut stream, 200, &[("ETag", etag)], &body)
+}
+
+fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        304 => "Not Modified",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    stream.flush()?;
+    // Drain anything left so the client sees a clean close.
+    let _ = stream.read(&mut [0u8; 0]);
+    Ok(())
+}
