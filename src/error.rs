@@ -52,6 +52,13 @@ impl Error {
 
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::Resolve(ResolveError::Source { package, required_by: Some(by), source })
+                if matches!(**source, SourceError::PackageNotFound { .. }) =>
+            {
+                Some(format!(
+                    "the index lists `{package}` as a dependency of {by} but does not have it; tell the index's maintainers, or require a different version of the package that needs it"
+                ))
+            }
             Error::Manifest(err) => err.hint(),
             Error::Lock(err) => err.hint(),
             Error::Resolve(ResolveError::NoSolution { hint, .. }) => Some(hint.clone()),

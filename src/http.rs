@@ -17,14 +17,14 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub enum HttpError {
     #[error("failed to build the HTTP client")]
     Client(#[source] reqwest::Error),
-    #[error("failed to fetch `{url}` (after {attempts} attempts)")]
+    #[error("failed to fetch `{url}` ({})", attempts_text(*attempts))]
     Request {
         url: Url,
         attempts: u32,
         #[source]
         source: reqwest::Error,
     },
-    #[error("`{url}` answered {status} (after {attempts} attempts)")]
+    #[error("`{url}` answered {status} ({})", attempts_text(*attempts))]
     Status {
         url: Url,
         status: StatusCode,
@@ -32,6 +32,14 @@ pub enum HttpError {
     },
     #[error("`{url}` is rate limiting requests and asks to wait {}s", retry_after.as_secs())]
     RateLimited { url: Url, retry_after: Duration },
+}
+
+fn attempts_text(attempts: u32) -> String {
+    if attempts == 1 {
+        "1 attempt, no retries".to_string()
+    } else {
+        format!("after {attempts} attempts")
+    }
 }
 
 /// What a server's validators were when a cached copy was fetched.

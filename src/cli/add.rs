@@ -79,7 +79,13 @@ pub async fn run(args: AddArgs, context: &Context) -> Result<ExitCode, Error> {
         })
         .collect();
     let (_, manifest) = edit(&first)?;
-    let result = super::lock::solve(&project, &manifest, context, &Upgrade::None).await?;
+    // Packages the user names are moved to the newest version their requirement allows.
+    let named = specs
+        .iter()
+        .filter_map(|spec| manifest.dependencies.get(&spec.key))
+        .map(|dep| dep.lock_key());
+    let result =
+        super::lock::solve(&project, &manifest, context, &Upgrade::Packages(named.collect())).await?;
 
     let mut pinned = first.clone();
     for ((key, requirement), spec) in pinned.iter_mut().zip(&specs) {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::Context;
 use crate::error::Error;
-use crate::lock::LOCK_FILE;
+use crate::lock::{Lock, LOCK_FILE};
 use crate::manifest::{Manifest, Project};
 use crate::ops::lock::{self, LockChange, LockResult, Upgrade};
 
@@ -36,6 +36,7 @@ pub async fn run(args: LockArgs, context: &Context) -> Result<ExitCode, Error> {
     let upgrade = if args.upgrade {
         Upgrade::All
     } else if !args.upgrade_package.is_empty() {
+        check_upgrade_names(&project, &args.upgrade_package)?;
         Upgrade::Packages(args.upgrade_package)
     } else {
         Upgrade::None
@@ -50,6 +51,25 @@ pub async fn run(args: LockArgs, context: &Context) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--upgrade-package` names must be locked packages.
+fn check_upgrade_names(project: &Project, names: &[String]) -> Result<(), Error> {
+    let existing = Lock::read(&project.lock_path()).ok().flatten();
+    let locked: Vec<&str> = existing
+        .iter()
+        .flat_map(|lock| lock.packages.keys().map(String::as_str))
+        .collect();
+    for name in names {
+        if !locked.contains(&name.as_str()) {
+            return Err(Error::usage(
+                format!("`{name}` is not in `velo.lock`, so it cannot be upgraded"),
+                crate::suggest::closest(name, locked.iter().copied())
+                    .map(|best| format!("did you mean `{best}`?")),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Lock `manifest`, report what changed, and write the lock if its content changed.
@@ -99,7 +119,7 @@ pub(super) async fn solve(
 }
 
 pub(super) fn write(project: &Project, result: &LockResult, context: &Context) -> Result<(), Error> {
-    if !result.up_to_date && result.lock.write_if_changed(&project.lock_path())? {
+    if result.lock.write_if_changed(&project.lock_path())? {
         context
             .printer
             .debug(format!("wrote `{}`", project.lock_path().display()));

@@ -63,23 +63,6 @@ pub async fn lock(
     let mut warnings = Vec::new();
     let existing = read_existing(project, &mut warnings)?;
 
-    if let Upgrade::Packages(names) = upgrade {
-        for name in names {
-            let known = existing
-                .as_ref()
-                .is_some_and(|lock| lock.packages.contains_key(name));
-            if !known {
-                let candidates = existing
-                    .iter()
-                    .flat_map(|lock| lock.packages.keys().map(String::as_str));
-                return Err(Error::usage(
-                    format!("`{name}` is not in `velo.lock`, so it cannot be upgraded"),
-                    crate::suggest::closest(name, candidates).map(|best| format!("did you mean `{best}`?")),
-                ));
-            }
-        }
-    }
-
     if matches!(upgrade, Upgrade::None) && Lock::staleness(existing.as_ref(), manifest).is_none() {
         let lock = existing.expect("a lock that is not stale exists");
         return Ok(LockResult {

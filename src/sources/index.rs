@@ -47,6 +47,11 @@ impl IndexLocation {
             reason: reason.to_string(),
         };
         let with_slash = |mut url: Url| {
+            // `…/index.json` names the index by its root file; the root is its directory.
+            if url.path().ends_with("/index.json") {
+                let dir = url.path().trim_end_matches("index.json").to_string();
+                url.set_path(&dir);
+            }
             if !url.path().ends_with('/') {
                 url.set_path(&format!("{}/", url.path()));
             }
@@ -71,6 +76,11 @@ impl IndexLocation {
 
     fn from_path(registry: &str, root: &Path) -> Result<Self, SourceError> {
         let path = Path::new(registry);
+        let path = if path.file_name().is_some_and(|name| name == "index.json") {
+            path.parent().unwrap_or(path)
+        } else {
+            path
+        };
         let relative = path.is_relative();
         let absolute = if relative {
             root.join(path)
@@ -128,7 +138,8 @@ fn relative_path(base: &Path, path: &Path) -> Option<String> {
 /// `<root>/packages/<name>.json`.
 #[derive(Debug, Deserialize)]
 struct PackageFile {
-    name: String,
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     versions: BTreeMap<String, VersionEntry>,
 }
@@ -143,11 +154,12 @@ struct VersionEntry {
     yanked: bool,
 }
 
+/// Every field optional here so that one bad artifact costs its platform, not the package.
 #[derive(Debug, Deserialize)]
 struct ArtifactEntry {
-    url: String,
-    sha256: String,
-    size: u64,
+    url: Option<String>,
+    sha256: Option<String>,
+    size: Option<u64>,
     #[serde(default)]
     format: Option<String>,
     #[serde(default)]
@@ -182,9 +194,13 @@ pub struct IndexSource {
     inner: Arc<Inner>,
 }
 
+/// How many package files may be in flight at once.
+const MAX_CONCURRENT_FETCHES: usize = 32;
+
 struct Inner {
     location: IndexLocation,
     http: HttpClient,
+    fetch_slots: tokio::sync::Semaphore,
     cache: Cache,
     offline: bool,
     runtime: tokio::runtime::Handle,
@@ -197,6 +213,7 @@ impl IndexSource {
         let inner = Inner {
             location,
             http,
+            fetch_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
             cache: cache.clone(),
             offline,
             runtime: tokio::runtime::Handle::current(),
@@ -308,6 +325,11 @@ impl Inner {
             .as_ref()
             .and(cached_meta.as_ref())
             .map(|meta| &meta.validators);
+        let _slot = self
+            .fetch_slots
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         match self.http.fetch(url, validators).await? {
             Fetched::NotModified => match cached_body {
                 Some(body) => Ok(Some(body)),
@@ -358,8 +380,8 @@ impl Inner {
             message,
         };
         let file: PackageFile = serde_json::from_slice(bytes).map_err(|err| invalid(err.to_string()))?;
-        if file.name != name {
-            return Err(invalid(format!("it describes `{}`, not `{name}`", file.name)));
+        if let Some(other) = file.name.as_deref().filter(|other| *other != name) {
+            return Err(invalid(format!("it describes `{other}`, not `{name}`")));
         }
         let mut meta = PackageMeta {
             source: format!("index+{}", self.location.registry),
@@ -411,13 +433,16 @@ impl Inner {
     }
 
     fn artifact(&self, package_url: &Url, entry: ArtifactEntry) -> Result<Artifact, String> {
-        let sha256 = entry.sha256.to_ascii_lowercase();
+        let (Some(url), Some(sha256), Some(size)) = (entry.url, entry.sha256, entry.size) else {
+            return Err("it needs `url`, `sha256` and `size`".to_string());
+        };
+        let sha256 = sha256.to_ascii_lowercase();
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!("`{}` is not a sha256 digest", entry.sha256));
+            return Err(format!("`{sha256}` is not a sha256 digest"));
         }
         let url = package_url
-            .join(&entry.url)
-            .map_err(|err| format!("bad url `{}`: {err}", entry.url))?;
+            .join(&url)
+            .map_err(|err| format!("bad url `{url}`: {err}"))?;
         if !matches!(url.scheme(), "http" | "https" | "file") {
             return Err(format!("unsupported url scheme in `{url}`"));
         }
@@ -432,7 +457,7 @@ impl Inner {
         Ok(Artifact {
             url: self.location.lock_url(&url),
             sha256,
-            size: entry.size,
+            size,
             format: entry.format,
             strip_components: entry.strip_components,
             bin: entry.bin,
@@ -512,5 +537,9 @@ mod tests {
             .unwrap();
         assert_eq!(local.lock_url(&artifact), "../index/artifacts/jq.tgz");
         assert!(IndexLocation::parse("ftp://example.com/x", root).is_err());
+        let file = IndexLocation::parse("http://127.0.0.1:8080/velo/index.json", root).unwrap();
+        assert_eq!(file.url.as_str(), "http://127.0.0.1:8080/velo/");
+        let file = IndexLocation::parse("../index/index.json", root).unwrap();
+        assert_eq!(file.url.as_str(), "file:///work/index/");
     }
 }

@@ -256,7 +256,6 @@ fn remove_of_an_unknown_dependency_fails() {
 }
 
 #[test]
-#[ignore = "bug: `velo add NAME` of a dependency already at `*` with a current lock pins velo.json but leaves velo.lock recording `*` (src/cli/add.rs:108 writes nothing when the first solve was up to date)"]
 fn add_pins_an_existing_star_dependency_in_the_lock_too() {
     let context = project(
         r#"{
@@ -282,4 +281,22 @@ fn add_pins_an_existing_star_dependency_in_the_lock_too() {
     );
     let check = context.run(["lock", "--check"]);
     assert_success(&check);
+}
+
+#[test]
+fn add_without_a_requirement_moves_an_existing_dependency_to_the_newest() {
+    let context = TestContext::new();
+    let mut index = context.index();
+    index.add("jq", "1.0.0", &[]).write();
+    context.write_manifest(r#"{"registry": "../index", "dependencies": {"jq": "^1.0"}}"#);
+    crate::common::assert_success(&context.run(["lock"]));
+    index.add("jq", "1.6.0", &[]).write();
+    crate::common::assert_success(&context.run(["add", "jq"]));
+    assert!(
+        context.manifest().contains(r#""jq": "^1.6.0""#),
+        "{}",
+        context.manifest()
+    );
+    assert_eq!(context.lock_json()["packages"]["jq"]["version"], "1.6.0");
+    crate::common::assert_success(&context.run(["lock", "--check"]));
 }

@@ -455,3 +455,63 @@ fn the_example_project_locks_offline() {
         .unwrap();
     assert_success(&output);
 }
+
+#[test]
+fn a_bad_artifact_costs_its_platform_not_the_package() {
+    let context = TestContext::new();
+    let mut index = context.index();
+    index.add("tool", "1.0.0", &[]);
+    index.version_value(
+        "tool",
+        "1.1.0",
+        json!({ "artifacts": {
+            "linux-x86_64": { "url": "../a/tool.tgz", "sha256": "ab".repeat(32), "size": 10 },
+            "linux-aarch64": { "url": "../a/tool.tgz", "sha256": "not-a-digest", "size": 10 },
+            "macos-aarch64": { "url": "../a/tool.tgz", "size": 10 },
+            "macos-x86_64": { "url": "../a/tool.tgz", "sha256": "AB".repeat(32), "size": 10 },
+            "freebsd-x86_64": { "url": "../a/tool.tgz", "sha256": "ab".repeat(32), "size": 10 }
+        }}),
+    );
+    index.write();
+    project(&context, json!({ "tool": "*" }));
+    let output = context.run(["lock"]);
+    assert_success(&output);
+    let text = stderr(&output);
+    assert!(
+        text.contains(
+            "`tool 1.1.0` has an invalid linux-aarch64 artifact: `not-a-digest` is not a sha256 digest"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "`tool 1.1.0` has an invalid macos-aarch64 artifact: it needs `url`, `sha256` and `size`"
+        ),
+        "{text}"
+    );
+    let lock = context.lock_json();
+    assert_eq!(lock["packages"]["tool"]["version"], "1.1.0");
+    assert_eq!(
+        lock["packages"]["tool"]["unavailable"],
+        json!(["linux-aarch64", "macos-aarch64"])
+    );
+    // Digests are recorded in lowercase whatever the index wrote.
+    assert_eq!(
+        lock["packages"]["tool"]["artifacts"]["macos-x86_64"]["sha256"],
+        "ab".repeat(32)
+    );
+}
+
+#[test]
+fn registry_may_name_the_index_file() {
+    let context = TestContext::new();
+    context.index().add("a", "1.0.0", &[]).write();
+    context.write_manifest(
+        &json!({ "registry": "../index/index.json", "dependencies": { "a": "*" } }).to_string(),
+    );
+    assert_success(&context.run(["lock"]));
+    assert_eq!(
+        context.lock_json()["packages"]["a"]["artifacts"]["linux-x86_64"]["url"],
+        "../index/artifacts/a-1.0.0-linux-x86_64.tar.gz"
+    );
+}
