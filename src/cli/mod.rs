@@ -42,11 +42,11 @@ struct GlobalArgs {
     directory: Option<PathBuf>,
 
     /// Use only cached data; never touch the network.
-    #[arg(long, global = true, env = env_vars::VELO_OFFLINE, value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, global = true, env = env_vars::VELO_OFFLINE, hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
     offline: bool,
 
     /// Where velo keeps its caches.
-    #[arg(long, global = true, env = env_vars::VELO_CACHE_DIR, value_name = "DIR")]
+    #[arg(long, global = true, env = env_vars::VELO_CACHE_DIR, hide_env_values = true, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
 
     /// Print only warnings and errors.

@@ -3,6 +3,7 @@
 mod common;
 
 mod add_remove;
+mod help;
 mod http_index;
 mod lock;
 mod manifest_errors;
