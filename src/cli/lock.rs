@@ -106,7 +106,7 @@ pub(super) async fn solve(
         "Resolved",
         format!("{count} {packages} in {}ms", start.elapsed().as_millis()),
     );
-    for change in &result.changes {
+    for change in result.changes.iter().filter(|_| result.had_lock) {
         match change {
             LockChange::Added { name, version } => printer.status("Adding", format!("{name} {version}")),
             LockChange::Updated { name, from, to } => {

@@ -28,6 +28,9 @@ pub struct LockResult {
     pub warnings: Vec<String>,
     /// True when the lock already matched the manifest and nothing was solved.
     pub up_to_date: bool,
+    /// Whether there was a lock before; without one every package is new and `changes` says
+    /// nothing worth listing.
+    pub had_lock: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,12 +68,7 @@ pub async fn lock(
 
     if matches!(upgrade, Upgrade::None) && Lock::staleness(existing.as_ref(), manifest).is_none() {
         let lock = existing.expect("a lock that is not stale exists");
-        return Ok(LockResult {
-            lock,
-            changes: Vec::new(),
-            warnings,
-            up_to_date: true,
-        });
+        return Ok(LockResult { lock, changes: Vec::new(), warnings, up_to_date: true, had_lock: true });
     }
 
     let preferences = Preferences {
@@ -104,6 +102,7 @@ pub async fn lock(
         changes,
         warnings,
         up_to_date: false,
+        had_lock: existing.is_some(),
     })
 }
 

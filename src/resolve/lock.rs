@@ -77,9 +77,10 @@ pub fn build_lock(
 
     for (name, resolved) in &resolution.packages {
         let info = &resolved.meta.versions[&resolved.version];
+        let all = info.artifacts();
         let platforms = wanted.get(name).cloned().unwrap_or_default();
-        let artifacts: BTreeMap<_, _> = info
-            .artifacts
+        let artifacts: BTreeMap<_, _> = all
+            .by_platform
             .iter()
             .filter(|(platform, _)| platforms.contains(platform))
             .map(|(platform, artifact)| (*platform, artifact.clone()))
@@ -90,7 +91,7 @@ pub fn build_lock(
             .filter(|p| !artifacts.contains_key(p))
             .collect();
         let available = || {
-            let list: Vec<&str> = info.artifacts.keys().map(|p| p.as_str()).collect();
+            let list: Vec<&str> = all.by_platform.keys().map(|p| p.as_str()).collect();
             if list.is_empty() {
                 "none".to_string()
             } else {
@@ -111,7 +112,7 @@ pub fn build_lock(
                 list.join(", ")
             ));
         }
-        for warning in &resolved.meta.warnings {
+        for warning in resolved.meta.warnings.iter().chain(&all.warnings) {
             if !warnings.contains(warning) {
                 warnings.push(warning.clone());
             }

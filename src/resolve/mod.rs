@@ -9,7 +9,7 @@ mod provider;
 mod report;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use lock::{build_lock, LockBuildError, LockOutcome};
 pub use provider::{resolve, Preferences, Resolution, ResolveError};
@@ -19,7 +19,7 @@ use crate::platform::Platform;
 use crate::version::{Version, VersionReq};
 
 /// Everything a source knows about one package.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct PackageMeta {
     /// `index+<registry>`, `github:owner/repo`, …: recorded in the lock.
     pub source: String,
@@ -28,13 +28,47 @@ pub struct PackageMeta {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+/// One version of a package. Its dependencies and artifacts are read on first use: a solve
+/// visits every version's number but only a few versions' details, and a lock needs artifacts
+/// of the chosen version alone.
+#[derive(Debug)]
 pub struct VersionMeta {
     /// The version string as the source spells it (`v1.2.0`, `jq-1.7.1`).
     pub tag: String,
+    details: Box<dyn VersionDetails>,
+    dependencies: OnceLock<Result<Vec<(String, VersionReq)>, String>>,
+}
+
+/// Artifacts by platform, and problems with the ones that had to be left out.
+#[derive(Debug, Clone, Default)]
+pub struct Artifacts {
+    pub by_platform: BTreeMap<Platform, Artifact>,
+    pub warnings: Vec<String>,
+}
+
+/// How a source reads a version's details when they are first needed.
+pub trait VersionDetails: std::fmt::Debug + Send + Sync {
     /// Dependencies by package key, or why they could not be read.
-    pub dependencies: Result<Vec<(String, VersionReq)>, String>,
-    pub artifacts: BTreeMap<Platform, Artifact>,
+    fn dependencies(&self) -> Result<Vec<(String, VersionReq)>, String>;
+    fn artifacts(&self) -> Artifacts;
+}
+
+impl VersionMeta {
+    pub fn new(tag: String, details: impl VersionDetails + 'static) -> Self {
+        Self {
+            tag,
+            details: Box::new(details),
+            dependencies: OnceLock::new(),
+        }
+    }
+
+    pub fn dependencies(&self) -> &Result<Vec<(String, VersionReq)>, String> {
+        self.dependencies.get_or_init(|| self.details.dependencies())
+    }
+
+    pub fn artifacts(&self) -> Artifacts {
+        self.details.artifacts()
+    }
 }
 
 /// Where the resolver gets package metadata. Implementations may block (the resolver runs on a

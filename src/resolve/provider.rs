@@ -128,7 +128,7 @@ impl<S: PackageSource> Provider<'_, S> {
                 meta.versions
                     .iter()
                     .filter(|(version, _)| versions.contains(version))
-                    .filter_map(|(_, info)| info.dependencies.as_ref().ok())
+                    .filter_map(|(_, info)| info.dependencies().as_ref().ok())
                     .flatten()
                     .find(|(name, req)| name == dependency && matches(req))
                     .map(|(_, req)| req.to_string())
@@ -200,7 +200,7 @@ impl<S: PackageSource> DependencyProvider for Provider<'_, S> {
                 "its metadata disappeared during resolution".to_string(),
             ));
         };
-        let dependencies = match &info.dependencies {
+        let dependencies = match info.dependencies() {
             Ok(dependencies) => dependencies,
             Err(reason) => return Ok(Dependencies::Unavailable(reason.clone())),
         };
@@ -276,7 +276,7 @@ pub fn resolve<S: PackageSource>(
         let Node::Package(name) = node else { continue };
         let meta = metas[&name].clone();
         let mut dependencies: Vec<String> = meta.versions[&version]
-            .dependencies
+            .dependencies()
             .as_ref()
             .map(|deps| deps.iter().map(|(name, _)| name.clone()).collect())
             .unwrap_or_default();

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -24,7 +25,7 @@ use crate::http::{Fetched, HttpClient, Validators};
 use crate::lock::Artifact;
 use crate::manifest::is_valid_name;
 use crate::platform::Platform;
-use crate::resolve::{PackageMeta, VersionMeta};
+use crate::resolve::{Artifacts, PackageMeta, VersionDetails, VersionMeta};
 use crate::version::{Version, VersionReq};
 
 /// Where an index lives.
@@ -147,9 +148,9 @@ struct PackageFile {
 #[derive(Debug, Deserialize)]
 struct VersionEntry {
     #[serde(default)]
-    dependencies: BTreeMap<String, String>,
+    dependencies: Option<Box<RawValue>>,
     #[serde(default)]
-    artifacts: BTreeMap<String, ArtifactEntry>,
+    artifacts: Option<Box<RawValue>>,
     #[serde(default)]
     yanked: bool,
 }
@@ -198,7 +199,7 @@ pub struct IndexSource {
 const MAX_CONCURRENT_FETCHES: usize = 32;
 
 struct Inner {
-    location: IndexLocation,
+    location: Arc<IndexLocation>,
     http: HttpClient,
     fetch_slots: tokio::sync::Semaphore,
     cache: Cache,
@@ -211,7 +212,7 @@ impl IndexSource {
     /// Must be called inside a tokio runtime.
     pub fn new(location: IndexLocation, http: HttpClient, cache: &Cache, offline: bool) -> Self {
         let inner = Inner {
-            location,
+            location: Arc::new(location),
             http,
             fetch_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
             cache: cache.clone(),
@@ -387,6 +388,11 @@ impl Inner {
             source: format!("index+{}", self.location.registry),
             ..PackageMeta::default()
         };
+        let context = Arc::new(PackageContext {
+            name: name.to_string(),
+            url: url.clone(),
+            location: self.location.clone(),
+        });
         for (text, entry) in file.versions {
             if entry.yanked {
                 continue;
@@ -404,65 +410,110 @@ impl Inner {
                     .push(format!("`{name}` lists version {version} twice; using the first"));
                 continue;
             }
-            let dependencies = parse_dependencies(&entry.dependencies);
-            let mut artifacts = BTreeMap::new();
-            for (platform, artifact) in entry.artifacts {
-                // Platforms this velo does not know are for newer velo; skip them quietly.
-                let Ok(platform) = platform.parse::<Platform>() else {
-                    continue;
-                };
-                match self.artifact(url, artifact) {
-                    Ok(artifact) => {
-                        artifacts.insert(platform, artifact);
-                    }
-                    Err(reason) => meta.warnings.push(format!(
-                        "`{name} {version}` has an invalid {platform} artifact: {reason}"
-                    )),
-                }
-            }
-            meta.versions.insert(
-                version,
-                VersionMeta {
-                    tag: text,
-                    dependencies,
-                    artifacts,
-                },
-            );
+            let details = IndexVersion {
+                context: context.clone(),
+                version: version.to_string(),
+                dependencies: entry.dependencies,
+                artifacts: entry.artifacts,
+            };
+            meta.versions.insert(version, VersionMeta::new(text, details));
         }
         Ok(meta)
     }
+}
 
-    fn artifact(&self, package_url: &Url, entry: ArtifactEntry) -> Result<Artifact, String> {
-        let (Some(url), Some(sha256), Some(size)) = (entry.url, entry.sha256, entry.size) else {
-            return Err("it needs `url`, `sha256` and `size`".to_string());
+/// What every version of one package file shares.
+#[derive(Debug)]
+struct PackageContext {
+    name: String,
+    /// The package file's URL, which relative artifact URLs are resolved against.
+    url: Url,
+    location: Arc<IndexLocation>,
+}
+
+/// One version's entry, kept as raw JSON until the resolver or the lock needs it.
+#[derive(Debug)]
+struct IndexVersion {
+    context: Arc<PackageContext>,
+    version: String,
+    dependencies: Option<Box<RawValue>>,
+    artifacts: Option<Box<RawValue>>,
+}
+
+impl VersionDetails for IndexVersion {
+    fn dependencies(&self) -> Result<Vec<(String, VersionReq)>, String> {
+        let Some(raw) = &self.dependencies else {
+            return Ok(Vec::new());
         };
-        let sha256 = sha256.to_ascii_lowercase();
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!("`{sha256}` is not a sha256 digest"));
-        }
-        let url = package_url
-            .join(&url)
-            .map_err(|err| format!("bad url `{url}`: {err}"))?;
-        if !matches!(url.scheme(), "http" | "https" | "file") {
-            return Err(format!("unsupported url scheme in `{url}`"));
-        }
-        if url.scheme() == "file" && package_url.scheme() != "file" {
-            return Err(format!("a remote index may not point at local file `{url}`"));
-        }
-        for path in entry.bin.values() {
-            if path.starts_with('/') || path.split(['/', '\\']).any(|part| part == "..") {
-                return Err(format!("bin path `{path}` leaves the package"));
+        let dependencies: BTreeMap<String, String> = serde_json::from_str(raw.get())
+            .map_err(|err| format!("its `dependencies` are not a map of names to requirements: {err}"))?;
+        parse_dependencies(&dependencies)
+    }
+
+    fn artifacts(&self) -> Artifacts {
+        let mut artifacts = Artifacts::default();
+        let PackageContext { name, url, location } = &*self.context;
+        let version = &self.version;
+        let Some(raw) = &self.artifacts else {
+            return artifacts;
+        };
+        let entries: BTreeMap<String, ArtifactEntry> = match serde_json::from_str(raw.get()) {
+            Ok(entries) => entries,
+            Err(err) => {
+                artifacts
+                    .warnings
+                    .push(format!("`{name} {version}` has unreadable `artifacts`: {err}"));
+                return artifacts;
+            }
+        };
+        for (platform, entry) in entries {
+            // Platforms this velo does not know are for newer velo; skip them quietly.
+            let Ok(platform) = platform.parse::<Platform>() else {
+                continue;
+            };
+            match artifact(location, url, entry) {
+                Ok(artifact) => {
+                    artifacts.by_platform.insert(platform, artifact);
+                }
+                Err(reason) => artifacts.warnings.push(format!(
+                    "`{name} {version}` has an invalid {platform} artifact: {reason}"
+                )),
             }
         }
-        Ok(Artifact {
-            url: self.location.lock_url(&url),
-            sha256,
-            size,
-            format: entry.format,
-            strip_components: entry.strip_components,
-            bin: entry.bin,
-        })
+        artifacts
     }
+}
+
+fn artifact(location: &IndexLocation, package_url: &Url, entry: ArtifactEntry) -> Result<Artifact, String> {
+    let (Some(url), Some(sha256), Some(size)) = (entry.url, entry.sha256, entry.size) else {
+        return Err("it needs `url`, `sha256` and `size`".to_string());
+    };
+    let sha256 = sha256.to_ascii_lowercase();
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("`{sha256}` is not a sha256 digest"));
+    }
+    let url = package_url
+        .join(&url)
+        .map_err(|err| format!("bad url `{url}`: {err}"))?;
+    if !matches!(url.scheme(), "http" | "https" | "file") {
+        return Err(format!("unsupported url scheme in `{url}`"));
+    }
+    if url.scheme() == "file" && package_url.scheme() != "file" {
+        return Err(format!("a remote index may not point at local file `{url}`"));
+    }
+    for path in entry.bin.values() {
+        if path.starts_with('/') || path.split(['/', '\\']).any(|part| part == "..") {
+            return Err(format!("bin path `{path}` leaves the package"));
+        }
+    }
+    Ok(Artifact {
+        url: location.lock_url(&url),
+        sha256,
+        size,
+        format: entry.format,
+        strip_components: entry.strip_components,
+        bin: entry.bin,
+    })
 }
 
 fn parse_dependencies(dependencies: &BTreeMap<String, String>) -> Result<Vec<(String, VersionReq)>, String> {
