@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Summarize a lock.sh run: print a table and write the results markdown.
+
+Reads WORK/counts.json (written by lock.sh) and WORK/hyperfine-<N>.json/.md.
+Python 3.11 stdlib only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+SCENARIOS = ["warm-http", "cold-http", "file", "noop", "warm-http-max-age"]
+TARGET_SIZE = 2000
+TARGET_MS = 100.0
+# Medians of 10 runs wobble by a few percent; call growth linear up to this factor.
+GROWTH_TOLERANCE = 1.10
+
+
+def medians(path: Path) -> dict[str, dict]:
+    results = json.loads(path.read_text())["results"]
+    out = {}
+    for i, r in enumerate(results):
+        name = r.get("command", "")
+        if name not in SCENARIOS and i < len(SCENARIOS):
+            name = SCENARIOS[i]
+        out[name] = r
+    return out
+
+
+def ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--sizes", required=True)
+    ap.add_argument("--runs", default="?")
+    ap.add_argument("--warmup", default="?")
+    ap.add_argument("--velo-version", default="unknown")
+    ap.add_argument("--git-rev", default="unknown")
+    ap.add_argument("--out", type=Path, required=True)
+    a = ap.parse_args(argv)
+
+    sizes = [int(s) for s in a.sizes.split()]
+    counts = json.loads((a.work / "counts.json").read_text())
+    res = {n: medians(a.work / f"hyperfine-{n}.json") for n in sizes}
+
+    def med(n: int, s: str) -> float | None:
+        r = res[n].get(s)
+        return None if r is None else r["median"]
+
+    def visited(n: int) -> int:
+        return counts[str(n)]["locked_http"]
+
+    def reqs(n: int, key: str) -> str:
+        st = counts[str(n)].get(key, {}).get("status", {})
+        return " ".join(f"{k}:{v}" for k, v in sorted(st.items())) or "0"
+
+    lines: list[str] = []
+    lines.append("| packages | reachable (newest) | in velo.lock | warm-http ms | warm-http-max-age ms "
+                 "| cold-http ms | file ms | noop ms | cold requests | warm requests | noop requests |")
+    lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
+    for n in sizes:
+        c = counts[str(n)]
+        lines.append(
+            f"| {n} | {c['check']['reachable']} | {visited(n)} | {ms(med(n, 'warm-http'))} "
+            f"| {ms(med(n, 'warm-http-max-age'))} "
+            f"| {ms(med(n, 'cold-http'))} | {ms(med(n, 'file'))} | {ms(med(n, 'noop'))} "
+            f"| {reqs(n, 'requests_cold')} | {reqs(n, 'requests_warm')} | {reqs(n, 'requests_noop')} |"
+        )
+    summary = "\n".join(lines)
+
+    growth: list[str] = []
+    growth.append("| step | packages x | visited x | " + " | ".join(f"{s} time x" for s in SCENARIOS)
+                  + " | warm-http time x / visited x |")
+    growth.append("|---|---:|---:|" + "---:|" * len(SCENARIOS) + "---:|")
+    verdicts = []
+    for lo, hi in zip(sizes, sizes[1:]):
+        vx = visited(hi) / visited(lo) if visited(lo) else float("nan")
+        cells = []
+        for s in SCENARIOS:
+            a_, b_ = med(lo, s), med(hi, s)
+            cells.append("-" if not a_ or b_ is None else f"{b_ / a_:.2f}")
+        w_lo, w_hi = med(lo, "warm-http"), med(hi, "warm-http")
+        norm = (w_hi / w_lo) / vx if w_lo and w_hi and vx else float("nan")
+        growth.append(f"| {hi}/{lo} | {hi / lo:.2f} | {vx:.2f} | " + " | ".join(cells)
+                      + f" | {norm:.2f} |")
+        verdicts.append(norm <= GROWTH_TOLERANCE)
+    growth_md = "\n".join(growth)
+
+    target = ""
+    if TARGET_SIZE in sizes and med(TARGET_SIZE, "warm-http") is not None:
+        w = med(TARGET_SIZE, "warm-http") * 1000
+        target = (f"Target warm lock < {TARGET_MS:.0f} ms at {TARGET_SIZE} packages: "
+                  f"{w:.1f} ms revalidating every file (server sends no-cache), "
+                  f"{'met' if w < TARGET_MS else 'NOT met'}.")
+        f = med(TARGET_SIZE, "warm-http-max-age")
+        if f is not None:
+            target += (f"\nWith a server that allows caching (max-age=600): {f * 1000:.1f} ms, "
+                       f"{'met' if f * 1000 < TARGET_MS else 'NOT met'}.")
+    if verdicts:
+        target += ("\nGrowth no worse than linear in packages visited (warm-http, "
+                   f"time x / visited x <= {GROWTH_TOLERANCE:.2f} at every step): "
+                   + ("yes" if all(verdicts) else "NO") + ".")
+
+    print()
+    print("Median wall time of `velo lock` (ms):")
+    print(summary)
+    print()
+    print("Growth between sizes (ratios of medians):")
+    print(growth_md)
+    print()
+    print(target.strip())
+
+    host = f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"
+    md = [
+        "# `velo lock` benchmark",
+        "",
+        f"Generated by `scripts/bench/lock.sh` on {datetime.date.today().isoformat()} "
+        f"({host}); velo `{a.velo_version}` at `{a.git_rev}`; hyperfine "
+        f"`--warmup {a.warmup} --runs {a.runs}`; medians.",
+        "Index: synthetic, `gen_index.py` (30 versions per package, 50 direct dependencies).",
+        "See `scripts/bench/README.md` for what each column means.",
+        "",
+        "## Summary",
+        "",
+        summary,
+        "",
+        "## Growth",
+        "",
+        growth_md,
+        "",
+        target.strip(),
+        "",
+    ]
+    for n in sizes:
+        md += [f"## {n} packages", ""]
+        p = a.work / f"hyperfine-{n}.md"
+        if p.exists():
+            md += [p.read_text().rstrip().replace(str(a.work), "$TMP"), ""]
+    a.out.write_text("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
