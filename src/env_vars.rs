@@ -14,6 +14,10 @@ pub const VELO_HTTP_TIMEOUT: &str = "VELO_HTTP_TIMEOUT";
 pub const VELO_HTTP_RETRIES: &str = "VELO_HTTP_RETRIES";
 /// The first retry's delay in milliseconds, doubled on each retry, with jitter (default 250).
 pub const VELO_HTTP_RETRY_DELAY_MS: &str = "VELO_HTTP_RETRY_DELAY_MS";
+/// How many artifacts `velo sync` downloads at once (default 8).
+pub const VELO_CONCURRENT_DOWNLOADS: &str = "VELO_CONCURRENT_DOWNLOADS";
+/// The most bytes one archive may unpack to before it is refused as a bomb (default 8 GiB).
+pub const VELO_MAX_UNPACKED_SIZE: &str = "VELO_MAX_UNPACKED_SIZE";
 /// Disable coloured output (any value), as <https://no-color.org> describes.
 pub const NO_COLOR: &str = "NO_COLOR";
 
@@ -26,4 +30,6 @@ pub const ALL: &[&str] = &[
     VELO_HTTP_TIMEOUT,
     VELO_HTTP_RETRIES,
     VELO_HTTP_RETRY_DELAY_MS,
+    VELO_CONCURRENT_DOWNLOADS,
+    VELO_MAX_UNPACKED_SIZE,
 ];

@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
+use crate::install::InstallError;
 use crate::lock::LockError;
 use crate::manifest::{EditError, ManifestError};
 use crate::resolve::{LockBuildError, ResolveError};
 use crate::sources::SourceError;
+use crate::store::DownloadError;
 
 /// Exit code for a failure of the work itself (a conflict, a stale lock, a network failure).
 pub const EXIT_FAILURE: i32 = 1;
@@ -26,12 +28,29 @@ pub enum Error {
     LockBuild(#[from] LockBuildError),
     #[error(transparent)]
     Source(#[from] Arc<SourceError>),
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    #[error("failed to unpack `{package}`")]
+    Unpack {
+        package: String,
+        #[source]
+        source: crate::store::StoreError,
+    },
+    #[error("failed to download `{package}`")]
+    Download {
+        package: String,
+        #[source]
+        source: DownloadError,
+    },
     /// The lock does not match the manifest and the command may not update it.
     #[error("`velo.lock` is out of date with `velo.json`:\n{}", changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n"))]
     StaleLock { changes: Vec<String> },
     /// Bad input that is not a file's fault: an unknown package name, a malformed spec.
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
+    /// Something asked for is not there (a command, a package): not bad input, exit 1.
+    #[error("{message}")]
+    Lookup { message: String, hint: String },
     #[error("failed to access `{}`", path.display())]
     Io {
         path: std::path::PathBuf,
@@ -65,7 +84,19 @@ impl Error {
             Error::Resolve(ResolveError::Source { source, .. }) | Error::Source(source) => source.hint(),
             Error::LockBuild(err) => err.hint(),
             Error::StaleLock { .. } => Some("run `velo lock` to update it".to_string()),
+            Error::Download { source: DownloadError::ChecksumMismatch { .. }, .. } => Some(
+                "the file differs from the one that was locked; if the publisher replaced it on purpose, run `velo lock --upgrade-package` for it"
+                    .to_string(),
+            ),
+            Error::Download { source: DownloadError::Offline { .. }, .. } => {
+                Some("run `velo sync` once without `--offline` to fill the cache".to_string())
+            }
+            Error::Install(InstallError::NoArtifact { .. }) => Some(
+                "add this platform to `platforms` in `velo.json` and run `velo lock`, on a machine where the packages have artifacts for it"
+                    .to_string(),
+            ),
             Error::Usage { hint, .. } => hint.clone(),
+            Error::Lookup { hint, .. } => Some(hint.clone()),
             _ => None,
         }
     }

@@ -11,7 +11,7 @@ use url::Url;
 use crate::settings::HttpSettings;
 
 /// The longest `Retry-After` velo waits for; longer ones fail at once with the wait in the message.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -179,9 +179,19 @@ impl HttpClient {
         }))
     }
 
+    /// The underlying client, for requests that stream (downloads).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// How many times a failed request is retried.
+    pub fn retries(&self) -> u32 {
+        self.settings.retries
+    }
+
     /// Exponential backoff with full jitter: a random delay up to `retry_delay * 2^(attempt-1)`,
     /// never less than half of it, capped at 10 s.
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub fn backoff(&self, attempt: u32) -> Duration {
         let ceiling = self
             .settings
             .retry_delay
@@ -201,12 +211,12 @@ enum Outcome {
     Fail(StatusCode),
 }
 
-fn is_transient(err: &reqwest::Error) -> bool {
+pub fn is_transient(err: &reqwest::Error) -> bool {
     err.is_connect() || err.is_timeout() || err.is_body() || err.is_decode() || err.is_request()
 }
 
 /// `Retry-After` as seconds or as an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));

@@ -10,6 +10,8 @@
 //! | [`resolve`] | PubGrub resolution and conflict reports; knows no network |
 //! | [`cache`], [`http`] | the user cache directory; the retrying HTTP client |
 //! | [`sources`] | package sources (the velo index) implementing [`resolve::PackageSource`] |
+//! | [`store`] | the content-addressed store: verified downloads, safe extraction, link-or-copy |
+//! | [`install`] | the project's `.velo/`: Cellar, generations of `bin/` and `opt/`, state |
 //! | [`ops`] | what commands do, as library functions |
 //! | [`cli`] | argument parsing and all printing |
 
@@ -19,6 +21,7 @@ pub mod env_vars;
 pub mod error;
 pub mod fs;
 pub mod http;
+pub mod install;
 pub mod lock;
 pub mod manifest;
 pub mod ops;
@@ -26,6 +29,7 @@ pub mod platform;
 pub mod resolve;
 pub mod settings;
 pub mod sources;
+pub mod store;
 pub mod suggest;
 pub mod version;
 

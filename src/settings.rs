@@ -13,7 +13,16 @@ pub struct Settings {
     /// The platform this machine counts as; `None` when velo does not support it.
     pub host: Option<Platform>,
     pub http: HttpSettings,
+    /// How many downloads may run at once.
+    pub concurrent_downloads: usize,
+    /// Refuse archives that unpack to more than this many bytes.
+    pub max_unpacked_size: u64,
 }
+
+/// Default for [`Settings::concurrent_downloads`].
+pub const DEFAULT_CONCURRENT_DOWNLOADS: usize = 8;
+/// Default for [`Settings::max_unpacked_size`]: 8 GiB.
+pub const DEFAULT_MAX_UNPACKED_SIZE: u64 = 8 << 30;
 
 #[derive(Debug, Clone)]
 pub struct HttpSettings {

@@ -2,12 +2,19 @@
 //! once from flags and environment, and dispatch to one file per command.
 
 mod add;
+mod cache;
+mod env;
+mod exec;
 mod init;
+mod list;
 mod lock;
 mod outdated;
 mod printer;
+mod progress;
 mod remove;
+mod sync;
 mod tree;
+mod which;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,10 +75,23 @@ enum Command {
     Remove(remove::RemoveArgs),
     /// Solve the dependencies in `velo.json` and write `velo.lock`.
     Lock(lock::LockArgs),
+    /// Install the locked packages into the project's `.velo/`.
+    Sync(sync::SyncArgs),
+    /// Run a command with the project's tools and environment.
+    Exec(exec::ExecArgs),
+    /// Print the project's environment for a shell, or as JSON.
+    Env(env::EnvArgs),
+    /// Print the path of a command in the project's `.velo/bin`.
+    Which(which::WhichArgs),
+    /// List the installed packages and their commands.
+    List(list::ListArgs),
     /// Show the locked dependency tree.
     Tree(tree::TreeArgs),
     /// Show dependencies that have newer versions.
     Outdated(outdated::OutdatedArgs),
+    /// Inspect and manage the cache.
+    #[command(subcommand)]
+    Cache(cache::CacheCommand),
 }
 
 /// What every command gets: settings, the printer and where it was started.
@@ -128,6 +148,12 @@ async fn run(command: Command, context: &Context) -> Result<ExitCode, Error> {
         Command::Add(args) => add::run(args, context).await,
         Command::Remove(args) => remove::run(args, context).await,
         Command::Lock(args) => lock::run(args, context).await,
+        Command::Sync(args) => sync::run(args, context).await,
+        Command::Exec(args) => exec::run(args, context).await,
+        Command::Env(args) => env::run(args, context),
+        Command::Which(args) => which::run(args, context),
+        Command::List(args) => list::run(args, context),
+        Command::Cache(command) => cache::run(command, context),
         Command::Tree(args) => tree::run(args, context).await,
         Command::Outdated(args) => outdated::run(args, context).await,
     }
@@ -172,11 +198,19 @@ fn context(global: &GlobalArgs, printer: Printer) -> Result<Context, Error> {
     if let Some(millis) = env_number(env_vars::VELO_HTTP_RETRY_DELAY_MS)? {
         http.retry_delay = Duration::from_millis(millis);
     }
+    let concurrent_downloads = env_number(env_vars::VELO_CONCURRENT_DOWNLOADS)?
+        .map_or(settings::DEFAULT_CONCURRENT_DOWNLOADS, |n| {
+            n.clamp(1, 64) as usize
+        });
+    let max_unpacked_size =
+        env_number(env_vars::VELO_MAX_UNPACKED_SIZE)?.unwrap_or(settings::DEFAULT_MAX_UNPACKED_SIZE);
     let settings = Settings {
         cache: Cache::new(cwd.join(cache_dir)),
         offline: global.offline,
         host,
         http,
+        concurrent_downloads,
+        max_unpacked_size,
     };
     Ok(Context {
         settings,

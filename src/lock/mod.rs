@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::{AssetPattern, BinSelection, Manifest};
+use crate::manifest::{AssetPattern, BinSelection, Manifest, PackageKey};
 use crate::platform::Platform;
 
 pub const LOCK_FILE: &str = "velo.lock";
@@ -84,6 +84,10 @@ pub struct Artifact {
     /// Command name → path inside the extracted tree.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bin: BTreeMap<String, String>,
+    /// Environment the package's commands need, set by a shim in `.velo/bin`. Values may use
+    /// `{prefix}` (the package's directory) and `{opt}` (the project's `.velo/opt`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -149,6 +153,19 @@ impl LockInputs {
             platforms: manifest.target_platforms(),
             dependencies,
         }
+    }
+
+    /// The lock keys of the project's direct dependencies.
+    pub fn direct_packages(&self) -> std::collections::BTreeSet<String> {
+        self.dependencies
+            .iter()
+            .map(|(key, requirement)| {
+                let source = requirement.source.as_deref().unwrap_or(key);
+                source
+                    .parse::<PackageKey>()
+                    .map_or_else(|_| key.clone(), |package| package.lock_key(key))
+            })
+            .collect()
     }
 
     /// What changed between these inputs (from the lock) and `current` (from the manifest).

@@ -67,6 +67,18 @@ fn is_valid_path_segment(segment: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
+impl PackageKey {
+    /// The package's key in the solver and in `velo.lock` when `manifest_key` names it in
+    /// `velo.json`: an index package goes by its index name (so `index:jq` and a transitive
+    /// `jq` are one package), anything else by the manifest key.
+    pub fn lock_key(&self, manifest_key: &str) -> String {
+        match self.source {
+            PackageSource::Default | PackageSource::Index => self.name.clone(),
+            _ => manifest_key.to_string(),
+        }
+    }
+}
+
 impl FromStr for PackageKey {
     type Err = PackageKeyError;
 

@@ -77,13 +77,9 @@ pub enum AssetPattern {
 }
 
 impl Dependency {
-    /// The package's key in the solver and in `velo.lock`: an index package goes by its index
-    /// name (so `index:jq` and a transitive `jq` are one package), anything else by its key.
+    /// The package's key in the solver and in `velo.lock` (see [`PackageKey::lock_key`]).
     pub fn lock_key(&self) -> String {
-        match self.package.source {
-            PackageSource::Default | PackageSource::Index => self.package.name.clone(),
-            _ => self.key.clone(),
-        }
+        self.package.lock_key(&self.key)
     }
 }
 

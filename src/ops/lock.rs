@@ -68,7 +68,13 @@ pub async fn lock(
 
     if matches!(upgrade, Upgrade::None) && Lock::staleness(existing.as_ref(), manifest).is_none() {
         let lock = existing.expect("a lock that is not stale exists");
-        return Ok(LockResult { lock, changes: Vec::new(), warnings, up_to_date: true, had_lock: true });
+        return Ok(LockResult {
+            lock,
+            changes: Vec::new(),
+            warnings,
+            up_to_date: true,
+            had_lock: true,
+        });
     }
 
     let preferences = Preferences {

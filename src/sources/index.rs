@@ -167,6 +167,8 @@ struct ArtifactEntry {
     strip_components: u32,
     #[serde(default)]
     bin: BTreeMap<String, String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
 }
 
 /// `<root>/index.json`.
@@ -513,6 +515,7 @@ fn artifact(location: &IndexLocation, package_url: &Url, entry: ArtifactEntry) -
         format: entry.format,
         strip_components: entry.strip_components,
         bin: entry.bin,
+        env: entry.env,
     })
 }
 

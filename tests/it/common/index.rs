@@ -61,6 +61,36 @@ impl IndexBuilder {
         )
     }
 
+    /// Add `name` `version` whose artifact (the same for every default platform) is `bytes`,
+    /// written to `artifacts/<file>`; `extra` is merged into each artifact entry (`bin`,
+    /// `strip_components`, `env`, …). Returns the artifact's sha256.
+    pub fn add_archive(
+        &mut self,
+        name: &str,
+        version: &str,
+        file: &str,
+        bytes: &[u8],
+        extra: Value,
+    ) -> String {
+        let artifacts_dir = self.dir.join("artifacts");
+        fs_err::create_dir_all(&artifacts_dir).unwrap();
+        fs_err::write(artifacts_dir.join(file), bytes).unwrap();
+        let digest = hex::encode(Sha256::digest(bytes));
+        let mut artifact =
+            json!({ "url": format!("../artifacts/{file}"), "sha256": digest, "size": bytes.len() });
+        if let Value::Object(extra) = extra {
+            for (key, value) in extra {
+                artifact[key] = value;
+            }
+        }
+        let artifacts: serde_json::Map<String, Value> = DEFAULT_PLATFORMS
+            .iter()
+            .map(|platform| (platform.to_string(), artifact.clone()))
+            .collect();
+        self.version_value(name, version, json!({ "artifacts": artifacts }));
+        digest
+    }
+
     /// Add a version with a hand-written entry.
     pub fn version_value(&mut self, name: &str, version: &str, entry: Value) -> &mut Self {
         let package = self.packages.entry(name.to_string()).or_insert_with(

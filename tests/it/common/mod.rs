@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod archive;
 mod index;
 mod server;
 

@@ -1,0 +1,137 @@
+//! `velo sync`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use super::progress::Progress;
+use super::Context;
+use crate::error::Error;
+use crate::lock::{Lock, LOCK_FILE};
+use crate::manifest::{find_project_root, Project};
+use crate::ops;
+use crate::ops::lock::Upgrade;
+use crate::store::LinkMode;
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// Fail if `velo.lock` is out of date with `velo.json` instead of updating it (for CI).
+    #[arg(long, conflicts_with = "frozen")]
+    locked: bool,
+
+    /// Install `velo.lock` exactly as it is, without comparing it to `velo.json`.
+    #[arg(long)]
+    frozen: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Update the lock first when it is stale.
+    Update,
+    /// Fail when the lock is stale.
+    Locked,
+    /// Install the lock as it is.
+    Frozen,
+}
+
+pub async fn run(args: SyncArgs, context: &Context) -> Result<ExitCode, Error> {
+    let mode = if args.frozen {
+        SyncMode::Frozen
+    } else if args.locked {
+        SyncMode::Locked
+    } else {
+        SyncMode::Update
+    };
+    ensure_synced(context, mode, true).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Bring `.velo/` up to date and return the project root. `report_noop` prints a line even
+/// when there was nothing to do.
+pub(super) async fn ensure_synced(
+    context: &Context,
+    mode: SyncMode,
+    report_noop: bool,
+) -> Result<PathBuf, Error> {
+    let root = find_project_root(&context.cwd)?;
+    let printer = &context.printer;
+    if let Some(host) = context.settings.host {
+        if ops::sync::is_fresh(&root, host, mode == SyncMode::Frozen) {
+            if report_noop {
+                printer.status("Checked", "`.velo` is up to date");
+            }
+            return Ok(root);
+        }
+    }
+    let project = Project::load(&root)?;
+    let lock = match mode {
+        SyncMode::Update => {
+            super::lock::lock_and_write(&project, &project.manifest, context, &Upgrade::None)
+                .await?
+                .lock
+        }
+        SyncMode::Locked => {
+            ops::lock::check(&project)?;
+            read_lock(&project)?
+        }
+        SyncMode::Frozen => read_lock(&project)?,
+    };
+    let host = context
+        .settings
+        .host
+        .unwrap_or(crate::platform::Platform::LinuxX86_64);
+    let progress = Progress::new(*printer, ops::sync::pending_downloads(&root, &lock, host));
+    let start = Instant::now();
+    let result = ops::sync::install(
+        &root,
+        &lock,
+        mode != SyncMode::Frozen,
+        &context.settings,
+        progress.reporter(),
+    )
+    .await;
+    progress.finish();
+    let result = result?;
+    for warning in &result.warnings {
+        printer.warn(warning);
+    }
+    if result.link_mode == Some(LinkMode::Copy) {
+        printer.warn("the cache and the project are on different file systems, so files were copied rather than linked");
+    }
+    for (name, version) in &result.removed {
+        printer.status("Removed", format!("{name} {version}"));
+    }
+    let packages = if result.packages == 1 {
+        "package"
+    } else {
+        "packages"
+    };
+    if result.noop || result.installed.is_empty() {
+        if report_noop || !result.removed.is_empty() {
+            printer.status(
+                "Checked",
+                format!("{} {packages}; `.velo` is up to date", result.packages),
+            );
+        }
+    } else {
+        let elapsed = start.elapsed().as_millis();
+        printer.status(
+            "Installed",
+            format!(
+                "{} of {} {packages} in {elapsed}ms",
+                result.installed.len(),
+                result.packages
+            ),
+        );
+    }
+    Ok(root)
+}
+
+fn read_lock(project: &Project) -> Result<Lock, Error> {
+    Lock::read(&project.lock_path())?.ok_or_else(|| {
+        Error::usage(
+            format!("there is no `{LOCK_FILE}` to install"),
+            Some("run `velo lock` to create it".to_string()),
+        )
+    })
+}

@@ -1,0 +1,154 @@
+//! `velo cache`: what the cache holds, and making it smaller.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::cache::INDEX_BUCKET;
+use crate::store::{DOWNLOADS_BUCKET, TREES_BUCKET};
+
+/// Size and entry count of one bucket.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BucketStatus {
+    pub name: String,
+    pub entries: usize,
+    pub bytes: u64,
+}
+
+/// The buckets of the cache at `root`.
+pub fn status(root: &Path) -> Vec<BucketStatus> {
+    [INDEX_BUCKET, DOWNLOADS_BUCKET, TREES_BUCKET, "tmp"]
+        .into_iter()
+        .map(|name| {
+            let dir = root.join(name);
+            let entries = entries(&dir);
+            BucketStatus {
+                name: name.to_string(),
+                entries: entries.len(),
+                bytes: entries.iter().map(|(path, _)| disk_size(path)).sum(),
+            }
+        })
+        .collect()
+}
+
+/// Top-level entries of a bucket (hidden ones, such as partial downloads, excluded) with their
+/// last-used time.
+fn entries(dir: &Path) -> Vec<(PathBuf, SystemTime)> {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    read.flatten()
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .map(|entry| {
+            let used = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            (entry.path(), used)
+        })
+        .collect()
+}
+
+/// Bytes under `path`, not following symlinks.
+pub fn disk_size(path: &Path) -> u64 {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !metadata.is_dir() {
+        return metadata.len();
+    }
+    std::fs::read_dir(path).map_or(0, |read| {
+        read.flatten().map(|entry| disk_size(&entry.path())).sum()
+    })
+}
+
+fn remove(path: &Path) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    }
+}
+
+/// What a prune removed.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PruneResult {
+    pub removed: usize,
+    pub freed: u64,
+}
+
+/// Remove staging leftovers and partial downloads; with `max_size`, then remove the least
+/// recently used downloads and trees until the cache fits. Projects keep working: their files
+/// are links or copies, not references into the cache.
+pub fn prune(root: &Path, max_size: Option<u64>) -> PruneResult {
+    let mut result = PruneResult::default();
+    let drop_entry = |path: &Path, result: &mut PruneResult| {
+        let size = disk_size(path);
+        if remove(path).is_ok() {
+            result.removed += 1;
+            result.freed += size;
+        }
+    };
+    for (path, _) in entries(&root.join("tmp")) {
+        drop_entry(&path, &mut result);
+    }
+    let parts = root.join(DOWNLOADS_BUCKET).join(".part");
+    if let Ok(read) = std::fs::read_dir(&parts) {
+        for entry in read.flatten() {
+            drop_entry(&entry.path(), &mut result);
+        }
+    }
+    let Some(max_size) = max_size else { return result };
+    let mut candidates: Vec<(PathBuf, SystemTime, u64)> = [DOWNLOADS_BUCKET, TREES_BUCKET, INDEX_BUCKET]
+        .iter()
+        .flat_map(|bucket| entries(&root.join(bucket)))
+        .map(|(path, used)| {
+            let size = disk_size(&path);
+            (path, used, size)
+        })
+        .collect();
+    let mut total: u64 = candidates.iter().map(|(_, _, size)| size).sum();
+    candidates.sort_by_key(|(_, used, _)| *used);
+    for (path, _, size) in candidates {
+        if total <= max_size {
+            break;
+        }
+        if remove(&path).is_ok() {
+            total -= size;
+            result.removed += 1;
+            result.freed += size;
+        }
+    }
+    result
+}
+
+/// Parse `500M`, `2G`, `1.5GiB`, `1024` (bytes).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return None,
+    };
+    Some((number * multiplier as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1024"), Some(1024));
+        assert_eq!(parse_size("500M"), Some(500 << 20));
+        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
+        assert_eq!(parse_size("12 parsecs"), None);
+    }
+}

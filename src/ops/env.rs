@@ -1,0 +1,90 @@
+//! The environment a project's tools run in: `.velo/bin` first on `PATH`, then the manifest's
+//! `env`. Shared by `velo exec`, `velo env` and shell activation.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::manifest::{EnvValue, Manifest};
+
+/// Variables to set, computed against `current` (the environment velo was started with).
+/// `PATH`-like list values are prepended to what the variable holds now.
+pub fn project_env(
+    root: &Path,
+    manifest: &Manifest,
+    current: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let separator = if cfg!(windows) { ";" } else { ":" };
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let mut path_front = vec![crate::ops::sync::bin_dir(root).to_string_lossy().into_owned()];
+    for (name, value) in &manifest.env {
+        match value {
+            EnvValue::Value(text) => {
+                vars.insert(name.clone(), expand(text, current));
+            }
+            EnvValue::Paths(paths) => {
+                let resolved: Vec<String> = paths
+                    .iter()
+                    .map(|p| root.join(expand(p, current)).to_string_lossy().into_owned())
+                    .collect();
+                if name == "PATH" {
+                    path_front.extend(resolved);
+                } else {
+                    let mut parts = resolved;
+                    parts.extend(current.get(name).filter(|v| !v.is_empty()).cloned());
+                    vars.insert(name.clone(), parts.join(separator));
+                }
+            }
+        }
+    }
+    let mut path = path_front;
+    if let Some(existing) = current.get("PATH").filter(|v| !v.is_empty()) {
+        path.push(existing.clone());
+    }
+    vars.insert("PATH".to_string(), path.join(separator));
+    vars
+}
+
+/// Replace `${NAME}` with the variable's current value (empty when unset).
+fn expand(text: &str, current: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let Some(end) = rest[start..].find('}') else { break };
+        out.push_str(&rest[..start]);
+        let name = &rest[start + 2..start + end];
+        out.push_str(current.get(name).map_or("", String::as_str));
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The current process environment as a sorted map (variables that are not UTF-8 are skipped).
+pub fn current_env() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_and_prepends() {
+        let manifest = Manifest::from_str(
+            r#"{"env": {"RUST_LOG": "info", "GREETING": "hi ${USER}", "PATH": ["./scripts"], "PYTHONPATH": ["lib"]}}"#,
+            Path::new("velo.json"),
+        )
+        .unwrap();
+        let current: BTreeMap<String, String> =
+            [("PATH", "/usr/bin"), ("USER", "ada"), ("PYTHONPATH", "/site")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into();
+        let env = project_env(Path::new("/p"), &manifest, &current);
+        assert_eq!(env["PATH"], "/p/.velo/bin:/p/./scripts:/usr/bin");
+        assert_eq!(env["GREETING"], "hi ada");
+        assert_eq!(env["PYTHONPATH"], "/p/lib:/site");
+        assert_eq!(env["RUST_LOG"], "info");
+    }
+}

@@ -1,0 +1,308 @@
+//! `velo sync`: make the project's `.velo/` match `velo.lock`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::install::{
+    self, CommandTarget, InstallError, InstallState, InstalledPackage, Layout, Wanted, STATE_VERSION,
+};
+use crate::lock::{Lock, LOCK_FILE};
+use crate::manifest::MANIFEST_FILE;
+use crate::platform::Platform;
+use crate::settings::Settings;
+use crate::store::download::{DownloadRequest, Reporter};
+use crate::store::{DownloadEvent, Downloader, FileLock, LinkMode, Linker, Store};
+
+/// What a sync did.
+#[derive(Debug, Default)]
+pub struct SyncResult {
+    /// Nothing needed doing.
+    pub noop: bool,
+    /// Packages newly placed in the Cellar.
+    pub installed: Vec<(String, String)>,
+    /// Cellar entries removed because the lock no longer has them.
+    pub removed: Vec<(String, String)>,
+    /// How files were placed, when any were.
+    pub link_mode: Option<LinkMode>,
+    pub warnings: Vec<String>,
+    /// Packages installed in all.
+    pub packages: usize,
+}
+
+fn digest_file(path: &Path) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|bytes| hex::encode(Sha256::digest(&bytes)))
+}
+
+/// Whether `.velo/` was synced from exactly this `velo.lock` (and, unless `frozen`, this
+/// `velo.json`) for `host`: the no-op check, which reads three small files and parses only the
+/// state.
+pub fn is_fresh(root: &Path, host: Platform, frozen: bool) -> bool {
+    let layout = Layout::new(root);
+    let Some(state) = InstallState::read(&layout.state_path()) else {
+        return false;
+    };
+    state.platform == host
+        && Path::new(&state.root) == root
+        && std::fs::symlink_metadata(layout.current()).is_ok()
+        && digest_file(&root.join(LOCK_FILE)).as_deref() == Some(state.lock_digest.as_str())
+        && (frozen
+            || digest_file(&root.join(MANIFEST_FILE)).as_deref() == Some(state.manifest_digest.as_str()))
+}
+
+/// Install `lock` into the project at `root`. `checked` says the lock was found to match
+/// `velo.json` (not so for `--frozen`), which lets the next sync skip that check.
+pub async fn install(
+    root: &Path,
+    lock: &Lock,
+    checked: bool,
+    settings: &Settings,
+    reporter: Reporter,
+) -> Result<SyncResult, Error> {
+    let host = settings.host.ok_or_else(|| {
+        Error::usage(
+            format!(
+                "velo does not support this platform ({} {})",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ),
+            None,
+        )
+    })?;
+    let layout = Layout::new(root);
+    fs_err::create_dir_all(&layout.velo).map_err(|source| Error::Io {
+        path: layout.velo.clone(),
+        source,
+    })?;
+
+    // One sync per project at a time; a second one waits, then usually finds nothing to do.
+    let lock_path = layout.sync_lock_path();
+    let _guard = match FileLock::try_acquire(&lock_path).map_err(InstallError::from)? {
+        Some(guard) => guard,
+        None => {
+            reporter(DownloadEvent::Waiting {
+                what: format!("another velo is syncing `{}`", root.display()),
+            });
+            let path = lock_path.clone();
+            tokio::task::spawn_blocking(move || FileLock::acquire(&path))
+                .await
+                .map_err(|err| Error::Internal(format!("waiting for the sync lock: {err}")))?
+                .map_err(InstallError::from)?
+        }
+    };
+    if is_fresh(root, host, !checked) {
+        return Ok(SyncResult {
+            noop: true,
+            packages: lock.packages.len(),
+            ..SyncResult::default()
+        });
+    }
+
+    let previous = InstallState::read(&layout.state_path());
+    install::remove_leftovers(&layout, previous.as_ref().map(|state| state.generation.as_str()));
+    let wanted = install::wanted(lock, host)?;
+    let mut result = SyncResult {
+        packages: wanted.len(),
+        ..SyncResult::default()
+    };
+
+    let store = Store::new(settings.cache.clone(), settings.max_unpacked_size);
+    let http = crate::http::HttpClient::new(&settings.http)
+        .map_err(crate::sources::SourceError::from)
+        .map_err(Arc::new)?;
+    let downloader = Downloader::new(
+        store.clone(),
+        http,
+        root.to_path_buf(),
+        settings.offline,
+        reporter,
+    );
+    let linker = Arc::new(Linker::default());
+
+    let current = |package: &Wanted| {
+        previous
+            .as_ref()
+            .and_then(|state| state.packages.get(&package.name))
+            .is_some_and(|installed| {
+                installed.version == package.version
+                    && installed.tree == package.tree.key()
+                    && layout.package_dir(&package.name, &package.version).is_dir()
+            })
+    };
+    let (present, missing): (Vec<&Wanted>, Vec<&Wanted>) =
+        wanted.iter().partition(|package| current(package));
+
+    // Phase one: every missing package downloaded, verified and unpacked into the store. A
+    // failure here (a bad checksum, a hostile archive) leaves `.velo/` untouched.
+    let jobs = missing.iter().enumerate().map(|(id, package)| {
+        let (downloader, store) = (downloader.clone(), store.clone());
+        async move {
+            let request = DownloadRequest {
+                id,
+                url: package.artifact.url.clone(),
+                sha256: package.artifact.sha256.clone(),
+                size: package.artifact.size,
+            };
+            let archive = downloader.fetch(&request).await.map_err(|err| Error::Download {
+                package: label(package),
+                source: err,
+            })?;
+            let spec = package.tree.clone();
+            tokio::task::spawn_blocking(move || store.tree(&spec, &archive))
+                .await
+                .map_err(|err| Error::Internal(format!("unpacking a package: {err}")))?
+                .map_err(|err| Error::Unpack {
+                    package: label(package),
+                    source: err,
+                })
+        }
+    });
+    let trees: Vec<PathBuf> = futures::stream::iter(jobs)
+        .buffered(settings.concurrent_downloads)
+        .try_collect()
+        .await?;
+
+    // Phase two: link them into the Cellar.
+    let to_link: Vec<(Wanted, PathBuf)> = missing
+        .iter()
+        .map(|package| (*package).clone())
+        .zip(trees)
+        .collect();
+    let (layout_for_links, linker_for_links) = (layout.clone(), linker.clone());
+    tokio::task::spawn_blocking(move || -> Result<(), Error> {
+        for (package, tree) in &to_link {
+            install::materialize(&layout_for_links, package, tree, &linker_for_links)?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|err| Error::Internal(format!("installing packages: {err}")))??;
+    result.installed = missing
+        .iter()
+        .map(|package| (package.name.clone(), package.version.clone()))
+        .collect();
+    result.link_mode = linker.mode();
+
+    let mut installed = Vec::new();
+    for package in present.iter().chain(&missing) {
+        let dir = layout.package_dir(&package.name, &package.version);
+        let commands = install::find_commands(package, &dir, package.bin.as_ref())?;
+        installed.push(((*package).clone(), commands));
+    }
+    installed.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+
+    let packages: BTreeMap<String, InstalledPackage> = installed
+        .iter()
+        .map(|(package, commands)| {
+            let entry = InstalledPackage {
+                version: package.version.clone(),
+                tree: package.tree.key(),
+                commands: commands.clone(),
+                shim: !package.artifact.env.is_empty(),
+            };
+            (package.name.clone(), entry)
+        })
+        .collect();
+    let root_text = root.to_string_lossy().into_owned();
+    let reusable = previous.as_ref().filter(|state| {
+        state.packages == packages
+            && state.root == root_text
+            && layout.velo.join(&state.generation).is_dir()
+            && std::fs::symlink_metadata(layout.current()).is_ok()
+    });
+    let generation = match reusable {
+        Some(state) => state.generation.clone(),
+        None => {
+            let generation = install::build_generation(&layout, &installed, &mut result.warnings)?;
+            install::switch(&layout, &generation)?;
+            generation
+        }
+    };
+
+    let state = InstallState {
+        version: STATE_VERSION,
+        root: root_text,
+        platform: host,
+        manifest_digest: if checked {
+            digest_file(&root.join(MANIFEST_FILE)).unwrap_or_default()
+        } else {
+            String::new()
+        },
+        lock_digest: digest_file(&root.join(LOCK_FILE)).unwrap_or_default(),
+        generation: generation.clone(),
+        packages,
+    };
+    state.write(&layout.state_path()).map_err(|source| Error::Io {
+        path: layout.state_path(),
+        source,
+    })?;
+
+    install::remove_leftovers(&layout, Some(&generation));
+    let keep: BTreeSet<(String, String)> = wanted
+        .iter()
+        .map(|p| (p.name.clone(), p.version.clone()))
+        .collect();
+    result.removed = install::remove_unused_packages(&layout, &keep);
+    Ok(result)
+}
+
+fn label(package: &Wanted) -> String {
+    format!("{} {}", package.name, package.version)
+}
+
+/// The labels and sizes `install` will report downloads under, by id: the packages not
+/// installed yet, in lock order.
+pub fn pending_downloads(root: &Path, lock: &Lock, host: Platform) -> Vec<(String, u64)> {
+    let layout = Layout::new(root);
+    let previous = InstallState::read(&layout.state_path());
+    let Ok(wanted) = install::wanted(lock, host) else {
+        return Vec::new();
+    };
+    wanted
+        .iter()
+        .filter(|package| {
+            !previous
+                .as_ref()
+                .and_then(|state| state.packages.get(&package.name))
+                .is_some_and(|installed| {
+                    installed.version == package.version
+                        && installed.tree == package.tree.key()
+                        && layout.package_dir(&package.name, &package.version).is_dir()
+                })
+        })
+        .map(|package| (label(package), package.artifact.size))
+        .collect()
+}
+
+/// The commands `.velo/bin` provides, from the state of the last sync.
+pub fn installed_commands(root: &Path) -> BTreeMap<String, (String, String, CommandTarget)> {
+    let layout = Layout::new(root);
+    let Some(state) = InstallState::read(&layout.state_path()) else {
+        return BTreeMap::new();
+    };
+    let mut commands = BTreeMap::new();
+    for (name, package) in &state.packages {
+        for (command, target) in &package.commands {
+            commands
+                .entry(command.clone())
+                .or_insert_with(|| (name.clone(), package.version.clone(), target.clone()));
+        }
+    }
+    commands
+}
+
+/// The installed packages, from the state of the last sync.
+pub fn installed(root: &Path) -> Option<InstallState> {
+    InstallState::read(&Layout::new(root).state_path())
+}
+
+/// Directories a project's environment puts first on `PATH`.
+pub fn bin_dir(root: &Path) -> PathBuf {
+    Layout::new(root).bin()
+}
