@@ -55,13 +55,24 @@ pub(super) async fn ensure_synced(
 ) -> Result<PathBuf, Error> {
     let root = find_project_root(&context.cwd)?;
     let printer = &context.printer;
-    if let Some(host) = context.settings.host {
-        if ops::sync::is_fresh(&root, host, mode == SyncMode::Frozen) {
-            if report_noop {
-                printer.status("Checked", "`.velo` is up to date");
-            }
-            return Ok(root);
+    let host = context.settings.host.ok_or_else(|| {
+        Error::usage(
+            format!(
+                "velo cannot install packages on this platform ({} {})",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ),
+            Some(format!(
+                "set `{}` to the platform whose artifacts should be used",
+                crate::env_vars::VELO_PLATFORM
+            )),
+        )
+    })?;
+    if ops::sync::is_fresh(&root, host, mode == SyncMode::Frozen) {
+        if report_noop {
+            printer.status("Checked", "`.velo` is up to date");
         }
+        return Ok(root);
     }
     let project = Project::load(&root)?;
     let lock = match mode {
