@@ -125,18 +125,9 @@ pub async fn install(
     );
     let linker = Arc::new(Linker::default());
 
-    let current = |package: &Wanted| {
-        previous
-            .as_ref()
-            .and_then(|state| state.packages.get(&package.name))
-            .is_some_and(|installed| {
-                installed.version == package.version
-                    && installed.tree == package.tree.key()
-                    && layout.package_dir(&package.name, &package.version).is_dir()
-            })
-    };
-    let (present, missing): (Vec<&Wanted>, Vec<&Wanted>) =
-        wanted.iter().partition(|package| current(package));
+    let (present, missing): (Vec<&Wanted>, Vec<&Wanted>) = wanted
+        .iter()
+        .partition(|package| is_installed(&layout, previous.as_ref(), package));
 
     // Phase one: every missing package downloaded, verified and unpacked into the store. A
     // failure here (a bad checksum, a hostile archive) leaves `.velo/` untouched.
@@ -252,6 +243,17 @@ pub async fn install(
     Ok(result)
 }
 
+/// Whether the last sync left exactly this package (same version, same store tree) in place.
+fn is_installed(layout: &Layout, previous: Option<&InstallState>, package: &Wanted) -> bool {
+    previous
+        .and_then(|state| state.packages.get(&package.name))
+        .is_some_and(|installed| {
+            installed.version == package.version
+                && installed.tree == package.tree.key()
+                && layout.package_dir(&package.name, &package.version).is_dir()
+        })
+}
+
 fn label(package: &Wanted) -> String {
     format!("{} {}", package.name, package.version)
 }
@@ -266,16 +268,7 @@ pub fn pending_downloads(root: &Path, lock: &Lock, host: Platform) -> Vec<(Strin
     };
     wanted
         .iter()
-        .filter(|package| {
-            !previous
-                .as_ref()
-                .and_then(|state| state.packages.get(&package.name))
-                .is_some_and(|installed| {
-                    installed.version == package.version
-                        && installed.tree == package.tree.key()
-                        && layout.package_dir(&package.name, &package.version).is_dir()
-                })
-        })
+        .filter(|package| !is_installed(&layout, previous.as_ref(), package))
         .map(|package| (label(package), package.artifact.size))
         .collect()
 }

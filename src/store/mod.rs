@@ -169,25 +169,24 @@ pub struct FileLock {
 }
 
 impl FileLock {
-    pub fn acquire(path: &Path) -> Result<Self, StoreError> {
-        let file = File::options()
+    fn open(path: &Path) -> Result<File, StoreError> {
+        File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(path)
-            .map_err(io_error(path))?;
+            .map_err(io_error(path))
+    }
+
+    pub fn acquire(path: &Path) -> Result<Self, StoreError> {
+        let file = Self::open(path)?;
         file.lock().map_err(io_error(path))?;
         Ok(Self { file })
     }
 
     /// Take the lock if it is free; `None` when another process holds it.
     pub fn try_acquire(path: &Path) -> Result<Option<Self>, StoreError> {
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(io_error(path))?;
+        let file = Self::open(path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(Self { file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
