@@ -88,6 +88,18 @@ impl Error {
                 "the file differs from the one that was locked; if the publisher replaced it on purpose, run `velo lock --upgrade-package` for it"
                     .to_string(),
             ),
+            Error::Download { source: DownloadError::NotFound { .. }, .. } => Some(
+                "the index points at a file its server does not have; tell the index's maintainers, or lock another version"
+                    .to_string(),
+            ),
+            Error::Download {
+                source: DownloadError::SizeMismatch { .. } | DownloadError::TooLarge { .. },
+                ..
+            } => Some("the file differs from the one that was locked; nothing was installed".to_string()),
+            Error::Unpack { .. } => Some(
+                "velo refused this archive and installed nothing from it; it matched the locked sha256, so tell the package's publisher"
+                    .to_string(),
+            ),
             Error::Download { source: DownloadError::Offline { .. }, .. } => {
                 Some("run `velo sync` once without `--offline` to fill the cache".to_string())
             }

@@ -82,8 +82,9 @@ pub(super) async fn ensure_synced(
                 .lock
         }
         SyncMode::Locked => {
+            let lock = read_lock(&project)?;
             ops::lock::check(&project)?;
-            read_lock(&project)?
+            lock
         }
         SyncMode::Frozen => read_lock(&project)?,
     };

@@ -24,7 +24,11 @@ pub fn project_env(
             EnvValue::Paths(paths) => {
                 let resolved: Vec<String> = paths
                     .iter()
-                    .map(|p| root.join(expand(p, current)).to_string_lossy().into_owned())
+                    .map(|p| {
+                        crate::fs::normalize(&root.join(expand(p, current)))
+                            .to_string_lossy()
+                            .into_owned()
+                    })
                     .collect();
                 if name == "PATH" {
                     path_front.extend(resolved);
@@ -82,7 +86,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .into();
         let env = project_env(Path::new("/p"), &manifest, &current);
-        assert_eq!(env["PATH"], "/p/.velo/bin:/p/./scripts:/usr/bin");
+        assert_eq!(env["PATH"], "/p/.velo/bin:/p/scripts:/usr/bin");
         assert_eq!(env["GREETING"], "hi ada");
         assert_eq!(env["PYTHONPATH"], "/p/lib:/site");
         assert_eq!(env["RUST_LOG"], "info");

@@ -41,8 +41,8 @@ fn digest_file(path: &Path) -> Option<String> {
 }
 
 /// Whether `.velo/` was synced from exactly this `velo.lock` (and, unless `frozen`, this
-/// `velo.json`) for `host`: the no-op check, which reads three small files and parses only the
-/// state.
+/// `velo.json`) for `host`: the no-op check, which reads three small files, parses only the
+/// state, and checks that each installed package's directory is still there.
 pub fn is_fresh(root: &Path, host: Platform, frozen: bool) -> bool {
     let layout = Layout::new(root);
     let Some(state) = InstallState::read(&layout.state_path()) else {
@@ -52,6 +52,10 @@ pub fn is_fresh(root: &Path, host: Platform, frozen: bool) -> bool {
         && Path::new(&state.root) == root
         && std::fs::symlink_metadata(layout.current()).is_ok()
         && digest_file(&root.join(LOCK_FILE)).as_deref() == Some(state.lock_digest.as_str())
+        && state
+            .packages
+            .iter()
+            .all(|(name, package)| layout.package_dir(name, &package.version).is_dir())
         && (frozen
             || digest_file(&root.join(MANIFEST_FILE)).as_deref() == Some(state.manifest_digest.as_str()))
 }

@@ -24,6 +24,8 @@ pub enum DownloadError {
     },
     #[error("`{url}` is {actual} bytes, but the lock says {expected}")]
     SizeMismatch { url: String, expected: u64, actual: u64 },
+    #[error("`{url}` is larger than the {expected} bytes the lock says")]
+    TooLarge { url: String, expected: u64 },
     #[error("`{url}` was not found (404)")]
     NotFound { url: String },
     #[error("`{url}` answered {status} ({attempts} attempts)")]
@@ -191,6 +193,14 @@ impl Downloader {
                 }
                 .into(),
             })?;
+        let actual = input.metadata().await.map_err(io_error(path))?.len();
+        if actual != request.size {
+            return Err(DownloadError::SizeMismatch {
+                url: request.url.clone(),
+                expected: request.size,
+                actual,
+            });
+        }
         let mut output = tokio::fs::File::create(part).await.map_err(io_error(part))?;
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; 256 * 1024];
@@ -290,6 +300,23 @@ impl Downloader {
                 status_error(),
             ));
         }
+        // The server says how big the whole file is: a different size than the lock's is a
+        // wrong file, not a flaky connection, so it fails at once instead of being retried.
+        let total = match status {
+            StatusCode::PARTIAL_CONTENT | StatusCode::RANGE_NOT_SATISFIABLE => {
+                content_range_total(response.headers())
+            }
+            _ if status.is_success() => response.content_length(),
+            _ => None,
+        };
+        if let Some(total) = total.filter(|total| *total != request.size) {
+            let _ = tokio::fs::remove_file(part).await;
+            return Err(DownloadError::SizeMismatch {
+                url: url.to_string(),
+                expected: request.size,
+                actual: total,
+            });
+        }
         if status == StatusCode::RANGE_NOT_SATISFIABLE {
             let _ = tokio::fs::remove_file(part).await;
             return Ok(Attempt::Retry(self.http.backoff(attempt), status_error()));
@@ -343,10 +370,9 @@ impl Downloader {
             if written > request.size {
                 drop(file);
                 let _ = tokio::fs::remove_file(part).await;
-                return Err(DownloadError::SizeMismatch {
+                return Err(DownloadError::TooLarge {
                     url: url.to_string(),
                     expected: request.size,
-                    actual: written,
                 });
             }
             hasher.update(&chunk);
@@ -407,6 +433,19 @@ impl Downloader {
 enum Source {
     Local(PathBuf),
     Remote(Url),
+}
+
+/// The full length from `Content-Range: bytes 0-99/1234` or `bytes */1234`.
+fn content_range_total(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_RANGE)?
+        .to_str()
+        .ok()?
+        .rsplit_once('/')?
+        .1
+        .trim()
+        .parse()
+        .ok()
 }
 
 async fn hash_file(path: &Path, hasher: &mut Sha256) -> std::io::Result<()> {

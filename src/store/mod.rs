@@ -40,12 +40,8 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("failed to unpack `{}`", archive.display())]
-    Extract {
-        archive: PathBuf,
-        #[source]
-        source: ExtractError,
-    },
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
 }
 
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -143,12 +139,7 @@ impl Store {
             max_unpacked_size: self.max_unpacked_size,
             file_name: spec.file_name.clone(),
         };
-        extract::extract(archive, spec.format, &unpacked, &options).map_err(|source| {
-            StoreError::Extract {
-                archive: archive.to_path_buf(),
-                source,
-            }
-        })?;
+        extract::extract(archive, spec.format, &unpacked, &options)?;
         let bucket = self.bucket(TREES_BUCKET)?;
         fs_err::rename(&unpacked, &target).map_err(io_error(&bucket))?;
         Ok(target)

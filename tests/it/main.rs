@@ -3,9 +3,11 @@
 mod common;
 
 mod add_remove;
+mod exec_env;
 mod help;
 mod http_index;
 mod lock;
 mod manifest_errors;
 mod schema;
+mod sync;
 mod tree_outdated;

@@ -1,4 +1,4 @@
-//! A small HTTP/1.1 file server on 127.0.0.1 with ETags and fault injection.
+//! A small HTTP/1.1 file server on 127.0.0.1 with ETags, `Range: bytes=N-` and fault injection.
 //!
 //! Written by hand rather than with a framework so that faults are exact: a body cut short
 //! after its `Content-Length` was promised, a response that stalls, a 429 with `Retry-After`.
@@ -24,6 +24,10 @@ pub enum Fault {
     Truncate,
     /// Wait this long before answering.
     Slow(Duration),
+    /// Promise the whole body, send half, then hold the connection open this long before
+    /// closing it. The request is logged as soon as the half is sent, so a test can tell that
+    /// the client is in the middle of the download.
+    Stall(Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +43,8 @@ pub struct Logged {
     pub path: String,
     pub status: u16,
     pub conditional: bool,
+    /// The `Range` header, when the request carried one.
+    pub range: Option<String>,
 }
 
 #[derive(Default)]
@@ -119,6 +125,7 @@ fn handle(stream: TcpStream, root: &std::path::Path, state: &Mutex<State>) -> st
     reader.read_line(&mut request_line)?;
     let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let mut if_none_match = None;
+    let mut range = None;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" {
@@ -127,6 +134,9 @@ fn handle(stream: TcpStream, root: &std::path::Path, state: &Mutex<State>) -> st
         if let Some((name, value)) = line.split_once(':') {
             if name.eq_ignore_ascii_case("if-none-match") {
                 if_none_match = Some(value.trim().to_string());
+            }
+            if name.eq_ignore_ascii_case("range") {
+                range = Some(value.trim().to_string());
             }
         }
     }
@@ -147,6 +157,7 @@ fn handle(stream: TcpStream, root: &std::path::Path, state: &Mutex<State>) -> st
             path: path.clone(),
             status,
             conditional: if_none_match.is_some(),
+            range: range.clone(),
         });
     };
     let mut stream = stream;
@@ -160,7 +171,7 @@ fn handle(stream: TcpStream, root: &std::path::Path, state: &Mutex<State>) -> st
             return respond(&mut stream, 429, &[("Retry-After", retry_after.to_string())], b"");
         }
         Some(Fault::Slow(delay)) => thread::sleep(delay),
-        Some(Fault::Truncate) | None => {}
+        Some(Fault::Truncate | Fault::Stall(_)) | None => {}
     }
 
     let relative = path.split('?').next().unwrap_or("").trim_start_matches('/');
@@ -177,17 +188,66 @@ fn handle(stream: TcpStream, root: &std::path::Path, state: &Mutex<State>) -> st
         log(304);
         return respond(&mut stream, 304, &[("ETag", etag)], b"");
     }
-    log(200);
-    if matches!(fault, Some(Fault::Truncate)) {
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: {etag}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(&body[..body.len() / 2])?;
-        return stream.flush();
+    // `Range: bytes=N-` (the only form a resuming client sends): the tail from byte N.
+    let mut status = 200;
+    let mut headers = vec![("ETag", etag)];
+    let mut content = body.as_slice();
+    if let Some(start) = range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+    {
+        if start >= body.len() {
+            log(416);
+            let unsatisfied = format!("bytes */{}", body.len());
+            return respond(&mut stream, 416, &[("Content-Range", unsatisfied)], b"");
+        }
+        status = 206;
+        headers.push((
+            "Content-Range",
+            format!("bytes {start}-{}/{}", body.len() - 1, body.len()),
+        ));
+        content = &body[start..];
     }
-    respond(&mut stream, 200, &[("ETag", etag)], &body)
+    if let Some(Fault::Truncate | Fault::Stall(_)) = fault {
+        if matches!(fault, Some(Fault::Truncate)) {
+            log(status);
+        }
+        let mut head = format!(
+            "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            reason(status),
+            content.len()
+        );
+        for (name, value) in &headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(&content[..content.len() / 2])?;
+        stream.flush()?;
+        if let Some(Fault::Stall(delay)) = fault {
+            log(status);
+            thread::sleep(delay);
+        }
+        return Ok(());
+    }
+    log(status);
+    respond(&mut stream, status, &headers, content)
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        206 => "Partial Content",
+        304 => "Not Modified",
+        404 => "Not Found",
+        416 => "Range Not Satisfiable",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
 }
 
 fn respond(
@@ -196,17 +256,9 @@ fn respond(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> std::io::Result<()> {
-    let reason = match status {
-        200 => "OK",
-        304 => "Not Modified",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Status",
-    };
     let mut head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reason(status),
         body.len()
     );
     for (name, value) in headers {
