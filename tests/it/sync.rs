@@ -1312,3 +1312,61 @@ fn a_moved_project_gets_shims_for_its_new_place() {
         format!("home={}/.velo/Cellar/envy/1.0.0/share\n", moved.display())
     );
 }
+
+/// `HTTP_PROXY` carries every request, so a registry whose host does not even resolve works
+/// through the proxy; `NO_PROXY` sends a host around a proxy that is down.
+#[test]
+fn proxies_from_the_environment_are_honoured() {
+    let context = TestContext::new();
+    let mut index = context.index();
+    index.add_archive(
+        "alpha",
+        "1.0.0",
+        "alpha.tar.gz",
+        &archive::tar_gz(&[archive::executable(
+            "bin/alpha",
+            archive::script("alpha", "1.0.0"),
+        )]),
+        json!({}),
+    );
+    let proxy = FixtureServer::start(index.write());
+    let unresolvable = "http://velo-proxy-test.invalid/";
+    context
+        .write_manifest(&json!({ "registry": unresolvable, "dependencies": { "alpha": "*" } }).to_string());
+    let output = context
+        .velo()
+        .env("HTTP_PROXY", proxy.url())
+        .arg("sync")
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let proxied = proxy.proxied();
+    assert!(
+        proxied
+            .iter()
+            .any(|url| url == "http://velo-proxy-test.invalid/packages/alpha.json"),
+        "{proxied:?}"
+    );
+    assert!(
+        proxied.iter().any(|url| url.ends_with("/artifacts/alpha.tar.gz")),
+        "{proxied:?}"
+    );
+    assert!(context.root.join(".velo/bin/alpha").exists());
+
+    // A dead proxy, bypassed for the loopback server by NO_PROXY.
+    let direct = TestContext::new();
+    let mut index = direct.index();
+    index.add("beta", "1.0.0", &[]);
+    let server = FixtureServer::start(index.write());
+    direct.write_manifest(&json!({ "registry": server.url(), "dependencies": { "beta": "*" } }).to_string());
+    let output = direct
+        .velo()
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("NO_PROXY", "127.0.0.1")
+        .arg("lock")
+        .output()
+        .unwrap();
+    assert_success(&output);
+    assert!(server.proxied().is_empty());
+    assert!(!server.requests_to("/packages/beta.json").is_empty());
+}

@@ -49,6 +49,8 @@ pub struct Logged {
 
 #[derive(Default)]
 struct State {
+    /// Absolute URLs requested through this server acting as a proxy.
+    proxied: Vec<String>,
     faults: Vec<Injected>,
     log: Vec<Logged>,
 }
@@ -106,6 +108,11 @@ impl FixtureServer {
         self.log().into_iter().filter(|r| r.path.contains(part)).collect()
     }
 
+    /// The absolute URLs clients asked for with this server as their proxy.
+    pub fn proxied(&self) -> Vec<String> {
+        self.state.lock().unwrap().proxied.clone()
+    }
+
     pub fn clear_log(&self) {
         self.state.lock().unwrap().log.clear();
     }
@@ -123,7 +130,20 @@ fn handle(stream: TcpStream, root: &std::path::Path, state: &Mutex<State>) -> st
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+    // A client talking to a proxy sends the absolute URL (`GET http://host/path`); serve it
+    // the same way, and record that it came through as a proxy request.
+    let proxied = target.starts_with("http://");
+    let path = match target
+        .strip_prefix("http://")
+        .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+    {
+        Some(path) => path.to_string(),
+        None => target.to_string(),
+    };
+    if proxied {
+        state.lock().unwrap().proxied.push(target.to_string());
+    }
     let mut if_none_match = None;
     let mut range = None;
     loop {
