@@ -7,13 +7,25 @@ use std::path::{Component, Path, PathBuf};
 /// over the target, so a reader never sees a half-written file. The file's permissions are kept
 /// when it already exists.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    replace(path, contents, true)
+}
+
+/// Like [`write_atomic`], without waiting for the data to reach the disk: for files that only
+/// record what can be recomputed (losing one to a crash costs a re-check, not data).
+pub fn write_atomic_unsynced(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    replace(path, contents, false)
+}
+
+fn replace(path: &Path, contents: &[u8], durable: bool) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new().prefix(".velo-tmp-").tempfile_in(dir)?;
     temp.write_all(contents)?;
-    temp.as_file().sync_all()?;
+    if durable {
+        temp.as_file().sync_all()?;
+    }
     match std::fs::metadata(path) {
         Ok(metadata) => temp.as_file().set_permissions(metadata.permissions())?,
         Err(_) => set_default_permissions(temp.as_file())?,

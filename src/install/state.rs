@@ -48,6 +48,8 @@ impl InstallState {
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let mut text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         text.push('\n');
-        crate::fs::write_atomic(path, text.as_bytes())
+        // Only a record of what is on disk: a state lost to a crash makes the next sync check
+        // everything again, so it need not wait for the disk.
+        crate::fs::write_atomic_unsynced(path, text.as_bytes())
     }
 }

@@ -163,7 +163,7 @@ pub async fn install(
         .try_collect()
         .await?;
 
-    // Phase two: link them into the Cellar.
+    // Phase two: link them into the Cellar, a few packages at a time.
     let to_link: Vec<(Wanted, PathBuf)> = missing
         .iter()
         .map(|package| (*package).clone())
@@ -171,10 +171,30 @@ pub async fn install(
         .collect();
     let (layout_for_links, linker_for_links) = (layout.clone(), linker.clone());
     tokio::task::spawn_blocking(move || -> Result<(), Error> {
-        for (package, tree) in &to_link {
-            install::materialize(&layout_for_links, package, tree, &linker_for_links)?;
-        }
-        Ok(())
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 8);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(to_link.len()))
+                .map(|_| {
+                    scope.spawn(|| -> Result<(), Error> {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((package, tree)) = to_link.get(i) else {
+                                return Ok(());
+                            };
+                            install::materialize(&layout_for_links, package, tree, &linker_for_links)?;
+                        }
+                    })
+                })
+                .collect();
+            workers.into_iter().try_for_each(|worker| {
+                worker
+                    .join()
+                    .map_err(|_| Error::Internal("a linking thread panicked".to_string()))?
+            })
+        })
     })
     .await
     .map_err(|err| Error::Internal(format!("installing packages: {err}")))??;
