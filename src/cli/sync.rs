@@ -55,19 +55,7 @@ pub(super) async fn ensure_synced(
 ) -> Result<PathBuf, Error> {
     let root = find_project_root(&context.cwd)?;
     let printer = &context.printer;
-    let host = context.settings.host.ok_or_else(|| {
-        Error::usage(
-            format!(
-                "velo cannot install packages on this platform ({} {})",
-                std::env::consts::OS,
-                std::env::consts::ARCH
-            ),
-            Some(format!(
-                "set `{}` to the platform whose artifacts should be used",
-                crate::env_vars::VELO_PLATFORM
-            )),
-        )
-    })?;
+    let host = ops::sync::require_host(&context.settings)?;
     if ops::sync::is_fresh(&root, host, mode == SyncMode::Frozen) {
         if report_noop {
             printer.status("Checked", "`.velo` is up to date");
@@ -88,10 +76,6 @@ pub(super) async fn ensure_synced(
         }
         SyncMode::Frozen => read_lock(&project)?,
     };
-    let host = context
-        .settings
-        .host
-        .unwrap_or(crate::platform::Platform::LinuxX86_64);
     let progress = Progress::new(*printer, ops::sync::pending_downloads(&root, &lock, host));
     let start = Instant::now();
     let result = ops::sync::install(

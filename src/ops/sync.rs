@@ -69,37 +69,14 @@ pub async fn install(
     settings: &Settings,
     reporter: Reporter,
 ) -> Result<SyncResult, Error> {
-    let host = settings.host.ok_or_else(|| {
-        Error::usage(
-            format!(
-                "velo does not support this platform ({} {})",
-                std::env::consts::OS,
-                std::env::consts::ARCH
-            ),
-            None,
-        )
-    })?;
+    let host = require_host(settings)?;
     let layout = Layout::new(root);
     fs_err::create_dir_all(&layout.velo).map_err(|source| Error::Io {
         path: layout.velo.clone(),
         source,
     })?;
 
-    // One sync per project at a time; a second one waits, then usually finds nothing to do.
-    let lock_path = layout.sync_lock_path();
-    let _guard = match FileLock::try_acquire(&lock_path).map_err(InstallError::from)? {
-        Some(guard) => guard,
-        None => {
-            reporter(DownloadEvent::Waiting {
-                what: format!("another velo is syncing `{}`", root.display()),
-            });
-            let path = lock_path.clone();
-            tokio::task::spawn_blocking(move || FileLock::acquire(&path))
-                .await
-                .map_err(|err| Error::Internal(format!("waiting for the sync lock: {err}")))?
-                .map_err(InstallError::from)?
-        }
-    };
+    let _guard = wait_for_project(&layout, &reporter).await?;
     if is_fresh(root, host, !checked) {
         return Ok(SyncResult {
             noop: true,
@@ -135,69 +112,15 @@ pub async fn install(
 
     // Phase one: every missing package downloaded, verified and unpacked into the store. A
     // failure here (a bad checksum, a hostile archive) leaves `.velo/` untouched.
-    let jobs = missing.iter().enumerate().map(|(id, package)| {
-        let (downloader, store) = (downloader.clone(), store.clone());
-        async move {
-            let request = DownloadRequest {
-                id,
-                url: package.artifact.url.clone(),
-                sha256: package.artifact.sha256.clone(),
-                size: package.artifact.size,
-            };
-            let archive = downloader.fetch(&request).await.map_err(|err| Error::Download {
-                package: label(package),
-                source: err,
-            })?;
-            let spec = package.tree.clone();
-            tokio::task::spawn_blocking(move || store.tree(&spec, &archive))
-                .await
-                .map_err(|err| Error::Internal(format!("unpacking a package: {err}")))?
-                .map_err(|err| Error::Unpack {
-                    package: label(package),
-                    source: err,
-                })
-        }
-    });
-    let trees: Vec<PathBuf> = futures::stream::iter(jobs)
-        .buffered(settings.concurrent_downloads)
-        .try_collect()
-        .await?;
+    let trees = fetch_trees(&missing, &downloader, &store, settings.concurrent_downloads).await?;
 
-    // Phase two: link them into the Cellar, a few packages at a time.
+    // Phase two: link them into the Cellar.
     let to_link: Vec<(Wanted, PathBuf)> = missing
         .iter()
         .map(|package| (*package).clone())
         .zip(trees)
         .collect();
-    let (layout_for_links, linker_for_links) = (layout.clone(), linker.clone());
-    tokio::task::spawn_blocking(move || -> Result<(), Error> {
-        let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(1, 8);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads.min(to_link.len()))
-                .map(|_| {
-                    scope.spawn(|| -> Result<(), Error> {
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some((package, tree)) = to_link.get(i) else {
-                                return Ok(());
-                            };
-                            install::materialize(&layout_for_links, package, tree, &linker_for_links)?;
-                        }
-                    })
-                })
-                .collect();
-            workers.into_iter().try_for_each(|worker| {
-                worker
-                    .join()
-                    .map_err(|_| Error::Internal("a linking thread panicked".to_string()))?
-            })
-        })
-    })
-    .await
-    .map_err(|err| Error::Internal(format!("installing packages: {err}")))??;
+    link_packages(&layout, to_link, &linker).await?;
     result.installed = missing
         .iter()
         .map(|package| (package.name.clone(), package.version.clone()))
@@ -265,6 +188,109 @@ pub async fn install(
         .collect();
     result.removed = install::remove_unused_packages(&layout, &keep);
     Ok(result)
+}
+
+/// The platform to install for, or an error on a machine velo has no artifacts for.
+pub fn require_host(settings: &Settings) -> Result<Platform, Error> {
+    settings.host.ok_or_else(|| {
+        Error::usage(
+            format!(
+                "velo cannot install packages on this platform ({} {})",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ),
+            Some(format!(
+                "set `{}` to the platform whose artifacts should be used",
+                crate::env_vars::VELO_PLATFORM
+            )),
+        )
+    })
+}
+
+/// Take the project's sync lock: one sync per project at a time; a second one waits, then
+/// usually finds nothing to do.
+async fn wait_for_project(layout: &Layout, reporter: &Reporter) -> Result<FileLock, Error> {
+    let path = layout.sync_lock_path();
+    if let Some(guard) = FileLock::try_acquire(&path).map_err(InstallError::from)? {
+        return Ok(guard);
+    }
+    reporter(DownloadEvent::Waiting {
+        what: format!("another velo is syncing `{}`", layout.root.display()),
+    });
+    tokio::task::spawn_blocking(move || FileLock::acquire(&path))
+        .await
+        .map_err(|err| Error::Internal(format!("waiting for the sync lock: {err}")))?
+        .map_err(|err| InstallError::from(err).into())
+}
+
+/// Download, verify and unpack each package into the store, `concurrency` at a time; the
+/// trees come back in the packages' order.
+async fn fetch_trees(
+    packages: &[&Wanted],
+    downloader: &Downloader,
+    store: &Store,
+    concurrency: usize,
+) -> Result<Vec<PathBuf>, Error> {
+    let jobs = packages.iter().enumerate().map(|(id, package)| async move {
+        let request = DownloadRequest {
+            id,
+            url: package.artifact.url.clone(),
+            sha256: package.artifact.sha256.clone(),
+            size: package.artifact.size,
+        };
+        let archive = downloader.fetch(&request).await.map_err(|err| Error::Download {
+            package: label(package),
+            source: err,
+        })?;
+        let (store, spec) = (store.clone(), package.tree.clone());
+        tokio::task::spawn_blocking(move || store.tree(&spec, &archive))
+            .await
+            .map_err(|err| Error::Internal(format!("unpacking a package: {err}")))?
+            .map_err(|err| Error::Unpack {
+                package: label(package),
+                source: err,
+            })
+    });
+    futures::stream::iter(jobs)
+        .buffered(concurrency)
+        .try_collect()
+        .await
+}
+
+/// Link each tree into the Cellar, on a few threads: the work is file-system calls.
+async fn link_packages(
+    layout: &Layout,
+    packages: Vec<(Wanted, PathBuf)>,
+    linker: &Arc<Linker>,
+) -> Result<(), Error> {
+    let (layout, linker) = (layout.clone(), linker.clone());
+    tokio::task::spawn_blocking(move || -> Result<(), Error> {
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 8);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(packages.len()))
+                .map(|_| {
+                    scope.spawn(|| -> Result<(), Error> {
+                        while let Some((package, tree)) =
+                            packages.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                        {
+                            install::materialize(&layout, package, tree, &linker)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            workers.into_iter().try_for_each(|worker| {
+                worker
+                    .join()
+                    .map_err(|_| Error::Internal("a linking thread panicked".to_string()))?
+            })
+        })
+    })
+    .await
+    .map_err(|err| Error::Internal(format!("installing packages: {err}")))?
 }
 
 /// Whether the last sync left exactly this package (same version, same store tree) in place.
