@@ -12,11 +12,14 @@
 //! | [`sources`] | package sources (the velo index) implementing [`resolve::PackageSource`] |
 //! | [`store`] | the content-addressed store: verified downloads, safe extraction, link-or-copy |
 //! | [`install`] | the project's `.velo/`: Cellar, generations of `bin/` and `opt/`, state |
+//! | [`shell`] | activation hooks for bash, zsh and fish (`templates/hook.*`) and their stamps |
+//! | [`config`] | the user's `config.toml` |
 //! | [`ops`] | what commands do, as library functions |
 //! | [`cli`] | argument parsing and all printing |
 
 pub mod cache;
 pub mod cli;
+pub mod config;
 pub mod env_vars;
 pub mod error;
 pub mod fs;
@@ -28,6 +31,7 @@ pub mod ops;
 pub mod platform;
 pub mod resolve;
 pub mod settings;
+pub mod shell;
 pub mod sources;
 pub mod store;
 pub mod suggest;

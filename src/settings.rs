@@ -17,6 +17,8 @@ pub struct Settings {
     pub concurrent_downloads: usize,
     /// Refuse archives that unpack to more than this many bytes.
     pub max_unpacked_size: u64,
+    /// The user's `config.toml`.
+    pub config: crate::config::Config,
 }
 
 /// Default for [`Settings::concurrent_downloads`].

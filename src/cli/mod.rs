@@ -1,10 +1,13 @@
 //! The command line: clap definitions (the doc comments are the help text), settings resolved
 //! once from flags and environment, and dispatch to one file per command.
 
+mod activate;
 mod add;
 mod cache;
+mod direnv;
 mod env;
 mod exec;
+mod hook_env;
 mod init;
 mod list;
 mod lock;
@@ -12,6 +15,7 @@ mod outdated;
 mod printer;
 mod progress;
 mod remove;
+mod shell;
 mod sync;
 mod tree;
 mod which;
@@ -81,6 +85,15 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Print the project's environment for a shell, or as JSON.
     Env(env::EnvArgs),
+    /// Start your shell with the project's environment.
+    Shell(shell::ShellArgs),
+    /// Print the hook that activates projects as you `cd` (add it to your shell's rc file).
+    Activate(activate::ActivateArgs),
+    /// Print the direnv library that makes `use velo` work in `.envrc`.
+    Direnv,
+    /// Compute an environment change for the shell hook (used by `velo activate`).
+    #[command(hide = true)]
+    HookEnv(hook_env::HookEnvArgs),
     /// Print the path of a command in the project's `.velo/bin`.
     Which(which::WhichArgs),
     /// List the installed packages and their commands.
@@ -95,6 +108,7 @@ enum Command {
 }
 
 /// What every command gets: settings, the printer and where it was started.
+#[derive(Clone)]
 pub struct Context {
     pub settings: Settings,
     pub printer: Printer,
@@ -151,6 +165,10 @@ async fn run(command: Command, context: &Context) -> Result<ExitCode, Error> {
         Command::Sync(args) => sync::run(args, context).await,
         Command::Exec(args) => exec::run(args, context).await,
         Command::Env(args) => env::run(args, context),
+        Command::Shell(args) => shell::run(args, context).await,
+        Command::Activate(args) => activate::run(args),
+        Command::Direnv => direnv::run(),
+        Command::HookEnv(args) => hook_env::run(args, context).await,
         Command::Which(args) => which::run(args, context),
         Command::List(args) => list::run(args, context),
         Command::Cache(command) => cache::run(command, context),
@@ -204,7 +222,19 @@ fn context(global: &GlobalArgs, printer: Printer) -> Result<Context, Error> {
         });
     let max_unpacked_size =
         env_number(env_vars::VELO_MAX_UNPACKED_SIZE)?.unwrap_or(settings::DEFAULT_MAX_UNPACKED_SIZE);
+    let config_dir = std::env::var_os(env_vars::VELO_CONFIG_DIR)
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(settings::default_config_dir);
+    let config = match &config_dir {
+        Some(dir) => crate::config::Config::load(&cwd.join(dir)).unwrap_or_else(|err| {
+            printer.warn(format!("{err}; using the defaults"));
+            crate::config::Config::default()
+        }),
+        None => crate::config::Config::default(),
+    };
     let settings = Settings {
+        config,
         cache: Cache::new(cwd.join(cache_dir)),
         offline: global.offline,
         host,

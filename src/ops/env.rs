@@ -40,9 +40,14 @@ pub fn project_env(
             }
         }
     }
+    // Entries already on PATH (a nested shell inherits them) move to the front, not twice.
     let mut path = path_front;
-    if let Some(existing) = current.get("PATH").filter(|v| !v.is_empty()) {
-        path.push(existing.clone());
+    if let Some(existing) = current.get("PATH") {
+        let rest: Vec<&str> = existing
+            .split(separator)
+            .filter(|entry| !entry.is_empty() && !path.iter().any(|p| p == entry))
+            .collect();
+        path.extend(rest.into_iter().map(str::to_string));
     }
     vars.insert("PATH".to_string(), path.join(separator));
     vars
@@ -89,6 +94,11 @@ mod tests {
         assert_eq!(env["PATH"], "/p/.velo/bin:/p/scripts:/usr/bin");
         assert_eq!(env["GREETING"], "hi ada");
         assert_eq!(env["PYTHONPATH"], "/p/lib:/site");
+        let nested: BTreeMap<String, String> = [("PATH".to_string(), env["PATH"].clone())].into();
+        assert_eq!(
+            project_env(Path::new("/p"), &manifest, &nested)["PATH"],
+            env["PATH"]
+        );
         assert_eq!(env["RUST_LOG"], "info");
     }
 }

@@ -1,0 +1,210 @@
+//! Shell activation: the hook scripts (`templates/hook.*`), the commands `velo hook-env` prints,
+//! and the stamp file that lets the hook skip work with shell builtins alone.
+//!
+//! The hook remembers three shell variables: `__VELO_ROOT` (the active project),
+//! `__VELO_STAMP` (a file whose modification time is that of the newest of the project's
+//! `velo.json`, `velo.lock` and `.velo/state.json` when the environment was computed) and
+//! `__VELO_RESTORE` (commands that put back every variable velo changed, set or unset).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::install::shell_quote;
+
+const BASH_HOOK: &str = include_str!("../../templates/hook.bash");
+const ZSH_HOOK: &str = include_str!("../../templates/hook.zsh");
+const FISH_HOOK: &str = include_str!("../../templates/hook.fish");
+const DIRENV_LIB: &str = include_str!("../../templates/direnv.sh");
+
+/// Where hook stamps live in the cache.
+pub const HOOK_BUCKET: &str = "hook-v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Shell {
+    /// The user's shell from `$SHELL`, else bash.
+    pub fn from_env() -> Shell {
+        let shell = std::env::var("SHELL").unwrap_or_default();
+        match shell.rsplit('/').next() {
+            Some("zsh") => Shell::Zsh,
+            Some("fish") => Shell::Fish,
+            _ => Shell::Bash,
+        }
+    }
+}
+
+/// The hook for `shell`, calling velo at `exe`.
+pub fn activation_script(shell: Shell, exe: &Path) -> String {
+    let template = match shell {
+        Shell::Bash => BASH_HOOK,
+        Shell::Zsh => ZSH_HOOK,
+        Shell::Fish => FISH_HOOK,
+    };
+    let quoted = match shell {
+        Shell::Fish => fish_quote(&exe.to_string_lossy()),
+        Shell::Bash | Shell::Zsh => shell_quote(&exe.to_string_lossy()),
+    };
+    template.replace("__VELO_EXE__", &quoted)
+}
+
+/// The direnv library defining `use velo`.
+pub fn direnv_script(exe: &Path) -> String {
+    DIRENV_LIB.replace("__VELO_EXE__", &shell_quote(&exe.to_string_lossy()))
+}
+
+/// Quote for fish: single quotes, with `\` and `'` escaped.
+pub fn fish_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+fn set_var(shell: Shell, name: &str, value: &str) -> String {
+    match shell {
+        Shell::Bash | Shell::Zsh => format!("export {name}={};\n", shell_quote(value)),
+        Shell::Fish if name == "PATH" => {
+            let parts: Vec<String> = value.split(':').map(fish_quote).collect();
+            format!("set -gx PATH {};\n", parts.join(" "))
+        }
+        Shell::Fish => format!("set -gx {name} {};\n", fish_quote(value)),
+    }
+}
+
+fn unset_var(shell: Shell, name: &str) -> String {
+    match shell {
+        Shell::Bash | Shell::Zsh => format!("unset {name};\n"),
+        Shell::Fish => format!("set -e {name};\n"),
+    }
+}
+
+/// Commands that set `vars` in `shell`, one per line.
+pub fn export_script(shell: Shell, vars: &BTreeMap<String, String>) -> String {
+    vars.iter()
+        .map(|(name, value)| set_var(shell, name, value))
+        .collect()
+}
+
+fn set_global(shell: Shell, name: &str, value: &str) -> String {
+    match shell {
+        Shell::Bash | Shell::Zsh => format!("{name}={};\n", shell_quote(value)),
+        Shell::Fish => format!("set -g {name} {};\n", fish_quote(value)),
+    }
+}
+
+/// What `velo hook-env` prints: apply `vars`, and remember how to undo them (from `current`,
+/// the environment before), the project root and the stamp.
+pub fn hook_output(
+    shell: Shell,
+    vars: &BTreeMap<String, String>,
+    current: &BTreeMap<String, String>,
+    root: &Path,
+    stamp: &Path,
+) -> String {
+    let mut restore = String::new();
+    for name in vars.keys() {
+        restore.push_str(&match current.get(name) {
+            Some(value) => set_var(shell, name, value),
+            None => unset_var(shell, name),
+        });
+    }
+    let mut out = export_script(shell, vars);
+    out.push_str(&set_global(shell, "__VELO_ROOT", &root.to_string_lossy()));
+    out.push_str(&set_global(shell, "__VELO_STAMP", &stamp.to_string_lossy()));
+    out.push_str(&set_global(shell, "__VELO_RESTORE", &restore));
+    out
+}
+
+/// The files whose changes make the hook ask again.
+pub fn watched_files(root: &Path) -> [PathBuf; 3] {
+    [
+        root.join("velo.json"),
+        root.join("velo.lock"),
+        root.join(".velo").join("state.json"),
+    ]
+}
+
+/// The newest modification time among the watched files.
+pub fn newest_watched(root: &Path) -> Option<SystemTime> {
+    watched_files(root)
+        .iter()
+        .filter_map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+        .max()
+}
+
+/// File systems stamp times with a coarse clock: a file written within this long of being read
+/// could change again without its time moving.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// Record `seen` (what [`newest_watched`] said before the files were read) in the stamp file
+/// `stamp`. When `seen` is too recent to trust, the stamp is set just before it, so the next
+/// prompt looks once more.
+pub fn write_stamp(stamp: &Path, seen: Option<SystemTime>) -> std::io::Result<()> {
+    if let Some(dir) = stamp.parent() {
+        fs_err::create_dir_all(dir)?;
+    }
+    let file = std::fs::File::create(stamp)?;
+    let Some(seen) = seen else { return Ok(()) };
+    let settled = SystemTime::now()
+        .duration_since(seen)
+        .is_ok_and(|age| age > SETTLE);
+    let time = if settled {
+        seen
+    } else {
+        seen.checked_sub(Duration::from_nanos(1)).unwrap_or(seen)
+    };
+    file.set_modified(time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_output_restores_exactly() {
+        let vars: BTreeMap<String, String> = [("PATH", "/p/.velo/bin:/usr/bin"), ("GREETING", "hi")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        let current: BTreeMap<String, String> = [("PATH", "/usr/bin")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        let out = hook_output(
+            Shell::Bash,
+            &vars,
+            &current,
+            Path::new("/p"),
+            Path::new("/c/stamp"),
+        );
+        assert_eq!(
+            out,
+            "export GREETING='hi';\nexport PATH='/p/.velo/bin:/usr/bin';\n__VELO_ROOT='/p';\n__VELO_STAMP='/c/stamp';\n__VELO_RESTORE='unset GREETING;\nexport PATH='\\''/usr/bin'\\'';\n';\n"
+        );
+        let fish = hook_output(
+            Shell::Fish,
+            &vars,
+            &current,
+            Path::new("/p"),
+            Path::new("/c/stamp"),
+        );
+        assert!(fish.contains("set -gx PATH '/p/.velo/bin' '/usr/bin';"), "{fish}");
+        assert!(
+            fish.contains("set -g __VELO_RESTORE 'set -e GREETING;\nset -gx PATH \\'/usr/bin\\';\n';"),
+            "{fish}"
+        );
+    }
+
+    #[test]
+    fn stamps_settle() {
+        let dir = tempfile::tempdir().unwrap();
+        let stamp = dir.path().join("stamp");
+        let old = SystemTime::now() - Duration::from_secs(10);
+        write_stamp(&stamp, Some(old)).unwrap();
+        assert_eq!(std::fs::metadata(&stamp).unwrap().modified().unwrap(), old);
+        let fresh = SystemTime::now();
+        write_stamp(&stamp, Some(fresh)).unwrap();
+        assert!(std::fs::metadata(&stamp).unwrap().modified().unwrap() < fresh);
+    }
+}

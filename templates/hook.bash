@@ -1,0 +1,41 @@
+# velo shell hook for bash: `eval "$(velo activate bash)"` in ~/.bashrc.
+# On each prompt, find the nearest velo.json with builtins only; when the project, its
+# velo.json, velo.lock and .velo/state.json are what they were at the last prompt, do nothing.
+# Otherwise restore what velo changed and ask `velo hook-env` once for the new environment.
+_velo_hook() {
+  local ret=$? dir root=
+  if [[ -n "${__VELO_ROOT-}" && "$PWD" == "${__VELO_PWD-}" ]]; then
+    root=$__VELO_ROOT
+  else
+    dir=$PWD
+    while :; do
+      if [[ -f "$dir/velo.json" ]]; then root=$dir; break; fi
+      [[ -z "$dir" || "$dir" == / ]] && break
+      dir=${dir%/*}
+      [[ -z "$dir" ]] && dir=/
+    done
+    __VELO_PWD=$PWD
+  fi
+  if [[ -z "$root" ]]; then
+    if [[ -n "${__VELO_ROOT-}" ]]; then
+      eval "$__VELO_RESTORE"
+      unset __VELO_ROOT __VELO_STAMP __VELO_RESTORE
+    fi
+    return $ret
+  fi
+  if [[ "$root" == "${__VELO_ROOT-}" && -e "${__VELO_STAMP-}" \
+        && ! "$root/velo.json" -nt "$__VELO_STAMP" && ! "$root/velo.lock" -nt "$__VELO_STAMP" \
+        && ! "$root/.velo/state.json" -nt "$__VELO_STAMP" ]]; then
+    return $ret
+  fi
+  [[ -n "${__VELO_ROOT-}" ]] && eval "$__VELO_RESTORE"
+  eval "$(__VELO_EXE__ hook-env --shell bash -- "$root")"
+  return $ret
+}
+if [[ ";${PROMPT_COMMAND[*]-};" != *";_velo_hook;"* ]]; then
+  if [[ "$(declare -p PROMPT_COMMAND 2>/dev/null)" == "declare -a"* ]]; then
+    PROMPT_COMMAND=(_velo_hook "${PROMPT_COMMAND[@]}")
+  else
+    PROMPT_COMMAND="_velo_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
+  fi
+fi

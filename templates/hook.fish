@@ -1,0 +1,39 @@
+# velo shell hook for fish: `velo activate fish | source` in ~/.config/fish/config.fish.
+# On each prompt and directory change, find the nearest velo.json with builtins only; when the
+# project, its velo.json, velo.lock and .velo/state.json are what they were last time, do
+# nothing. Otherwise restore what velo changed and ask `velo hook-env` once.
+function __velo_hook --on-variable PWD --on-event fish_prompt
+    set -l root
+    if set -q __VELO_ROOT; and test "$PWD" = "$__VELO_PWD"
+        set root $__VELO_ROOT
+    else
+        set -l dir $PWD
+        while true
+            if test -f "$dir/velo.json"
+                set root $dir
+                break
+            end
+            if test -z "$dir"; or test "$dir" = /
+                break
+            end
+            set dir (string replace -r '/[^/]*$' '' -- $dir)
+            test -z "$dir"; and set dir /
+        end
+        set -g __VELO_PWD $PWD
+    end
+    if test -z "$root"
+        if set -q __VELO_ROOT
+            eval $__VELO_RESTORE
+            set -e __VELO_ROOT __VELO_STAMP __VELO_RESTORE
+        end
+        return
+    end
+    if set -q __VELO_ROOT; and test "$root" = "$__VELO_ROOT"; and test -e "$__VELO_STAMP"
+        and not test "$root/velo.json" -nt "$__VELO_STAMP"
+        and not test "$root/velo.lock" -nt "$__VELO_STAMP"
+        and not test "$root/.velo/state.json" -nt "$__VELO_STAMP"
+        return
+    end
+    set -q __VELO_ROOT; and eval $__VELO_RESTORE
+    __VELO_EXE__ hook-env --shell fish -- "$root" | source
+end
