@@ -2,6 +2,22 @@
 # On each prompt, find the nearest velo.json with builtins only; when the project, its
 # velo.json, velo.lock and .velo/state.json are what they were at the last prompt, do nothing.
 # Otherwise restore what velo changed and ask `velo hook-env` once for the new environment.
+# Remember how to put variable $1 back exactly as it is now: its value and whether it is
+# exported, or that it is unset. Builtins only.
+_velo_save() {
+  if [[ -n "${!1+x}" ]]; then
+    local saved=${!1@A} flags=
+    if [[ $saved == "declare "* ]]; then
+      saved=${saved#declare }
+      flags=${saved%% *}
+      saved=${saved#* }
+    fi
+    __VELO_RESTORE+="declare -g +x $saved;"
+    [[ $flags == -*x* ]] && __VELO_RESTORE+="export $1;"
+  else
+    __VELO_RESTORE+="unset $1;"
+  fi
+}
 _velo_hook() {
   local ret=$? dir root=
   if [[ -n "${__VELO_ROOT-}" && "$PWD" == "${__VELO_PWD-}" ]]; then

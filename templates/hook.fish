@@ -2,6 +2,19 @@
 # On each prompt and directory change, find the nearest velo.json with builtins only; when the
 # project, its velo.json, velo.lock and .velo/state.json are what they were last time, do
 # nothing. Otherwise restore what velo changed and ask `velo hook-env` once.
+# Remember how to put variable $argv[1] back exactly as it is now: its value and whether it is
+# exported, or that it is unset. Builtins only.
+function __velo_save
+    if set -q $argv[1]
+        set -l scope -gu
+        set -qx $argv[1]; and set scope -gx
+        set -l value (string escape -- $$argv[1])
+        set -g __VELO_RESTORE "$__VELO_RESTORE; set $scope $argv[1] $value"
+    else
+        set -g __VELO_RESTORE "$__VELO_RESTORE; set -e $argv[1]"
+    end
+end
+
 function __velo_hook --on-variable PWD --on-event fish_prompt
     set -l root
     if set -q __VELO_ROOT; and test "$PWD" = "$__VELO_PWD"

@@ -2,6 +2,19 @@
 # On each prompt and directory change, find the nearest velo.json with builtins only; when the
 # project, its velo.json, velo.lock and .velo/state.json are what they were last time, do
 # nothing. Otherwise restore what velo changed and ask `velo hook-env` once.
+# Remember how to put variable $1 back exactly as it is now: its value and whether it is
+# exported, or that it is unset. Builtins only.
+_velo_save() {
+  if (( ${(P)+1} )); then
+    if [[ ${(tP)1} == *export* ]]; then
+      __VELO_RESTORE+="export $1=${(qq)${(P)1}};"
+    else
+      __VELO_RESTORE+="typeset -g +x $1=${(qq)${(P)1}};"
+    fi
+  else
+    __VELO_RESTORE+="unset $1;"
+  fi
+}
 _velo_hook() {
   local ret=$? dir root=
   if [[ -n "${__VELO_ROOT-}" && "$PWD" == "${__VELO_PWD-}" ]]; then

@@ -46,10 +46,7 @@ pub async fn run(args: HookEnvArgs, context: &Context) -> Result<ExitCode, Error
             BTreeMap::new()
         }
     };
-    print!(
-        "{}",
-        shell::hook_output(args.shell, &vars, &current, &root, &stamp)
-    );
+    print!("{}", shell::hook_output(args.shell, &vars, &root, &stamp));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -63,9 +60,12 @@ async fn environment(
     current: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, Error> {
     let seen = shell::newest_watched(root);
+    let digest = shell::watched_digest(root);
+    // The same files as last time: this is a second look after a recent change, already reported.
+    let seen_before = shell::read_stamp(stamp).as_deref() == Some(digest.as_str());
     let project = Project::load(root);
     // A stamp that cannot be written only costs a `velo hook-env` on the next prompt.
-    let _ = shell::write_stamp(stamp, seen);
+    let _ = shell::write_stamp(stamp, seen, &digest);
     let project = project?;
     // `.velo/` is missing or was installed from another `velo.lock`, or the lock no longer
     // matches the manifest's dependencies. (An `env` edit needs no sync.)
@@ -94,7 +94,7 @@ async fn environment(
             if let Err(err) = ensure_synced(&sync_context, SyncMode::Update, false).await {
                 eprintln!("velo: auto-sync failed: {err}");
             }
-        } else {
+        } else if !seen_before {
             eprintln!("velo: this project's tools are not installed or out of date; run `velo sync`");
         }
     }

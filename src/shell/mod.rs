@@ -74,13 +74,6 @@ fn set_var(shell: Shell, name: &str, value: &str) -> String {
     }
 }
 
-fn unset_var(shell: Shell, name: &str) -> String {
-    match shell {
-        Shell::Bash | Shell::Zsh => format!("unset {name};\n"),
-        Shell::Fish => format!("set -e {name};\n"),
-    }
-}
-
 /// Commands that set `vars` in `shell`, one per line.
 pub fn export_script(shell: Shell, vars: &BTreeMap<String, String>) -> String {
     vars.iter()
@@ -95,26 +88,21 @@ fn set_global(shell: Shell, name: &str, value: &str) -> String {
     }
 }
 
-/// What `velo hook-env` prints: apply `vars`, and remember how to undo them (from `current`,
-/// the environment before), the project root and the stamp.
-pub fn hook_output(
-    shell: Shell,
-    vars: &BTreeMap<String, String>,
-    current: &BTreeMap<String, String>,
-    root: &Path,
-    stamp: &Path,
-) -> String {
-    let mut restore = String::new();
+/// What `velo hook-env` prints: have the shell remember each variable it is about to change
+/// (its own helper sees unexported variables, which velo cannot), apply `vars`, and record the
+/// project root and the stamp.
+pub fn hook_output(shell: Shell, vars: &BTreeMap<String, String>, root: &Path, stamp: &Path) -> String {
+    let save = match shell {
+        Shell::Bash | Shell::Zsh => "_velo_save",
+        Shell::Fish => "__velo_save",
+    };
+    let mut out = set_global(shell, "__VELO_RESTORE", "");
     for name in vars.keys() {
-        restore.push_str(&match current.get(name) {
-            Some(value) => set_var(shell, name, value),
-            None => unset_var(shell, name),
-        });
+        out.push_str(&format!("{save} {name};\n"));
     }
-    let mut out = export_script(shell, vars);
+    out.push_str(&export_script(shell, vars));
     out.push_str(&set_global(shell, "__VELO_ROOT", &root.to_string_lossy()));
     out.push_str(&set_global(shell, "__VELO_STAMP", &stamp.to_string_lossy()));
-    out.push_str(&set_global(shell, "__VELO_RESTORE", &restore));
     out
 }
 
@@ -139,14 +127,36 @@ pub fn newest_watched(root: &Path) -> Option<SystemTime> {
 /// could change again without its time moving.
 const SETTLE: Duration = Duration::from_millis(50);
 
-/// Record `seen` (what [`newest_watched`] said before the files were read) in the stamp file
-/// `stamp`. When `seen` is too recent to trust, the stamp is set just before it, so the next
-/// prompt looks once more.
-pub fn write_stamp(stamp: &Path, seen: Option<SystemTime>) -> std::io::Result<()> {
+/// A digest of the watched files' contents, kept in the stamp so that a second look at files
+/// that did not really change can stay quiet.
+pub fn watched_digest(root: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for path in watched_files(root) {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// The digest the stamp recorded last time, if any.
+pub fn read_stamp(stamp: &Path) -> Option<String> {
+    std::fs::read_to_string(stamp)
+        .ok()
+        .map(|text| text.trim().to_string())
+        .filter(|text| !text.is_empty())
+}
+
+/// Record `seen` (what [`newest_watched`] said before the files were read) as the stamp file's
+/// time, and `digest` as its content. When `seen` is too recent to trust, the stamp is set just
+/// before it, so the next prompt looks once more.
+pub fn write_stamp(stamp: &Path, seen: Option<SystemTime>, digest: &str) -> std::io::Result<()> {
     if let Some(dir) = stamp.parent() {
         fs_err::create_dir_all(dir)?;
     }
-    let file = std::fs::File::create(stamp)?;
+    let mut file = std::fs::File::create(stamp)?;
+    std::io::Write::write_all(&mut file, digest.as_bytes())?;
     let Some(seen) = seen else { return Ok(()) };
     let settled = SystemTime::now()
         .duration_since(seen)
@@ -201,10 +211,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let stamp = dir.path().join("stamp");
         let old = SystemTime::now() - Duration::from_secs(10);
-        write_stamp(&stamp, Some(old)).unwrap();
+        write_stamp(&stamp, Some(old), "d1").unwrap();
         assert_eq!(std::fs::metadata(&stamp).unwrap().modified().unwrap(), old);
         let fresh = SystemTime::now();
-        write_stamp(&stamp, Some(fresh)).unwrap();
+        write_stamp(&stamp, Some(fresh), "d2").unwrap();
+        assert_eq!(read_stamp(&stamp).as_deref(), Some("d2"));
         assert!(std::fs::metadata(&stamp).unwrap().modified().unwrap() < fresh);
     }
 }

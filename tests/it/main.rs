@@ -9,5 +9,6 @@ mod http_index;
 mod lock;
 mod manifest_errors;
 mod schema;
+mod shell;
 mod sync;
 mod tree_outdated;
