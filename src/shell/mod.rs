@@ -174,36 +174,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hook_output_restores_exactly() {
+    fn hook_output_saves_before_setting() {
         let vars: BTreeMap<String, String> = [("PATH", "/p/.velo/bin:/usr/bin"), ("GREETING", "hi")]
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .into();
-        let current: BTreeMap<String, String> = [("PATH", "/usr/bin")]
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .into();
-        let out = hook_output(
-            Shell::Bash,
-            &vars,
-            &current,
-            Path::new("/p"),
-            Path::new("/c/stamp"),
-        );
+        let out = hook_output(Shell::Bash, &vars, Path::new("/p"), Path::new("/c/stamp"));
         assert_eq!(
             out,
-            "export GREETING='hi';\nexport PATH='/p/.velo/bin:/usr/bin';\n__VELO_ROOT='/p';\n__VELO_STAMP='/c/stamp';\n__VELO_RESTORE='unset GREETING;\nexport PATH='\\''/usr/bin'\\'';\n';\n"
+            "__VELO_RESTORE='';\n_velo_save GREETING;\n_velo_save PATH;\nexport GREETING='hi';\nexport PATH='/p/.velo/bin:/usr/bin';\n__VELO_ROOT='/p';\n__VELO_STAMP='/c/stamp';\n"
         );
-        let fish = hook_output(
-            Shell::Fish,
-            &vars,
-            &current,
-            Path::new("/p"),
-            Path::new("/c/stamp"),
-        );
-        assert!(fish.contains("set -gx PATH '/p/.velo/bin' '/usr/bin';"), "{fish}");
+        let fish = hook_output(Shell::Fish, &vars, Path::new("/p"), Path::new("/c/stamp"));
         assert!(
-            fish.contains("set -g __VELO_RESTORE 'set -e GREETING;\nset -gx PATH \\'/usr/bin\\';\n';"),
+            fish.starts_with("set -g __VELO_RESTORE '';\n__velo_save GREETING;\n"),
             "{fish}"
         );
+        assert!(fish.contains("set -gx PATH '/p/.velo/bin' '/usr/bin';"), "{fish}");
     }
 
     #[test]
