@@ -18,6 +18,20 @@ pub const VELO_HTTP_RETRY_DELAY_MS: &str = "VELO_HTTP_RETRY_DELAY_MS";
 pub const VELO_CONCURRENT_DOWNLOADS: &str = "VELO_CONCURRENT_DOWNLOADS";
 /// The most bytes one archive may unpack to before it is refused as a bomb (default 8 GiB).
 pub const VELO_MAX_UNPACKED_SIZE: &str = "VELO_MAX_UNPACKED_SIZE";
+/// The GitHub API (default `https://api.github.com`); set it for GitHub Enterprise.
+pub const VELO_GITHUB_API_URL: &str = "VELO_GITHUB_API_URL";
+/// The GitLab API (default `https://gitlab.com/api/v4`); set it for a self-hosted GitLab.
+pub const VELO_GITLAB_API_URL: &str = "VELO_GITLAB_API_URL";
+/// The API of every `gitea:` host (default `https://HOST/api/v1`).
+pub const VELO_GITEA_API_URL: &str = "VELO_GITEA_API_URL";
+/// The Codeberg API (default `https://codeberg.org/api/v1`).
+pub const VELO_CODEBERG_API_URL: &str = "VELO_CODEBERG_API_URL";
+/// Tokens for forge APIs; never printed.
+pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
+pub const GH_TOKEN: &str = "GH_TOKEN";
+pub const GITLAB_TOKEN: &str = "GITLAB_TOKEN";
+pub const GITEA_TOKEN: &str = "GITEA_TOKEN";
+pub const CODEBERG_TOKEN: &str = "CODEBERG_TOKEN";
 /// Disable coloured output (any value), as <https://no-color.org> describes.
 pub const NO_COLOR: &str = "NO_COLOR";
 
@@ -32,4 +46,8 @@ pub const ALL: &[&str] = &[
     VELO_HTTP_RETRY_DELAY_MS,
     VELO_CONCURRENT_DOWNLOADS,
     VELO_MAX_UNPACKED_SIZE,
+    VELO_GITHUB_API_URL,
+    VELO_GITLAB_API_URL,
+    VELO_GITEA_API_URL,
+    VELO_CODEBERG_API_URL,
 ];

@@ -66,21 +66,35 @@ pub enum Fetched {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
+    /// The same, but returning redirects instead of following them: for requests carrying a
+    /// secret that must not follow a redirect to another host.
+    manual_redirects: reqwest::Client,
     settings: HttpSettings,
 }
 
 impl HttpClient {
     pub fn new(settings: &HttpSettings) -> Result<Self, HttpError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("velo/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .timeout(settings.timeout)
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("velo/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+                .timeout(settings.timeout)
+        };
+        let client = builder().build().map_err(HttpError::Client)?;
+        let manual_redirects = builder()
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(HttpError::Client)?;
         Ok(Self {
             client,
+            manual_redirects,
             settings: settings.clone(),
         })
+    }
+
+    /// The client that hands redirects back to the caller.
+    pub fn client_without_redirects(&self) -> &reqwest::Client {
+        &self.manual_redirects
     }
 
     /// GET `url` in full, revalidating against `validators` when given.

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use super::Context;
 use crate::error::Error;
-use crate::manifest::{Manifest, ManifestEditor, PackageKey};
+use crate::manifest::{Manifest, ManifestEditor, PackageKey, PackageSource};
 use crate::ops::lock::Upgrade;
 use crate::version::{Version, VersionReq};
 
@@ -14,6 +14,10 @@ pub struct AddArgs {
     /// The requirement starts after the last `@`; without one, velo adds `^` of the newest version.
     #[arg(required = true, value_name = "SPEC")]
     specs: Vec<String>,
+
+    /// Take the first asset without asking when a forge release offers several for this machine.
+    #[arg(short, long)]
+    yes: bool,
 }
 
 struct Spec {
@@ -103,8 +107,38 @@ pub async fn run(args: AddArgs, context: &Context) -> Result<ExitCode, Error> {
             .map_err(|err| Error::Internal(format!("locked version: {err}")))?;
         *requirement = VersionReq::caret(&version).to_string();
     }
-    let (text, manifest) = edit(&pinned)?;
+    let (mut text, mut manifest) = edit(&pinned)?;
     let mut result = result;
+
+    // A forge release may offer several assets for this machine: let the person choose.
+    let mut patterns = Vec::new();
+    for spec in &specs {
+        let dependency = manifest
+            .dependencies
+            .get(&spec.key)
+            .expect("the edited manifest has every added key");
+        if dependency.asset.is_some()
+            || matches!(
+                dependency.package.source,
+                PackageSource::Default | PackageSource::Index | PackageSource::Brew { .. }
+            )
+        {
+            continue;
+        }
+        let locked = &result.lock.packages[&dependency.lock_key()];
+        if let Some(pattern) = choose_asset(&dependency.package, &locked.version, context, args.yes).await? {
+            patterns.push((spec.key.clone(), pattern));
+        }
+    }
+    if !patterns.is_empty() {
+        let mut editor = ManifestEditor::parse(&text)?;
+        for (key, pattern) in &patterns {
+            editor.set_dependency_field(key, "asset", pattern)?;
+        }
+        text = editor.to_text();
+        manifest = Manifest::from_str(&text, &manifest_path)?;
+        result = super::lock::solve(&project, &manifest, context, &Upgrade::None).await?;
+    }
     result.lock.manifest = crate::lock::LockInputs::from_manifest(&manifest);
 
     crate::fs::write_atomic(&manifest_path, text.as_bytes()).map_err(|source| Error::Io {
@@ -118,6 +152,91 @@ pub async fn run(args: AddArgs, context: &Context) -> Result<ExitCode, Error> {
             .status("Added", format!("{key} {requirement} to `velo.json`"));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// When a forge release has several assets for this machine: on a terminal, ask (`[1]` is the
+/// default); otherwise take `[1]` and say so. Returns an `asset` pattern when the person picked
+/// another one.
+async fn choose_asset(
+    key: &PackageKey,
+    version: &str,
+    context: &Context,
+    yes: bool,
+) -> Result<Option<String>, Error> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let Some(host) = context.settings.host else {
+        return Ok(None);
+    };
+    let requirement: VersionReq = format!("={version}")
+        .parse()
+        .map_err(|err: crate::version::VersionReqError| Error::Internal(err.to_string()))?;
+    let Ok((_, platforms)) = crate::ops::info::forge_assets(key, &requirement, &context.settings, None).await
+    else {
+        return Ok(None);
+    };
+    let Some(here) = platforms.into_iter().find(|p| p.platform == host) else {
+        return Ok(None);
+    };
+    if here.candidates.len() < 2 {
+        return Ok(None);
+    }
+    let interactive = !yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !interactive {
+        context.printer.status(
+            "Picked",
+            format!(
+                "`{}` for {host} ({} fit; `velo info {key} --assets` lists them)",
+                here.candidates[0],
+                here.candidates.len()
+            ),
+        );
+        return Ok(None);
+    }
+    eprintln!(
+        ":: {} compatible assets of `{key}` for {host}",
+        here.candidates.len()
+    );
+    for (i, name) in here.candidates.iter().enumerate() {
+        let default = if i == 0 { " (default)" } else { "" };
+        eprintln!("  {}) {name}{default}", i + 1);
+    }
+    let stdin = std::io::stdin();
+    let mut prompt = ":: Select asset [1]: ".to_string();
+    loop {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
+            return Ok(None);
+        }
+        let choice = line.trim();
+        let index = if choice.is_empty() {
+            Some(1)
+        } else {
+            choice.parse::<usize>().ok()
+        };
+        match index {
+            Some(1) => return Ok(None),
+            Some(n) if n >= 2 && n <= here.candidates.len() => {
+                return Ok(Some(asset_pattern(&here.candidates[n - 1], version)));
+            }
+            _ => {
+                prompt = format!(
+                    ":: Invalid selection. Enter a number [1-{}]: ",
+                    here.candidates.len()
+                )
+            }
+        }
+    }
+}
+
+/// An asset name as a pattern that also matches later releases: the version becomes `*`.
+fn asset_pattern(name: &str, version: &str) -> String {
+    let version = version.trim_start_matches('v');
+    if version.is_empty() || !name.contains(version) {
+        return name.to_string();
+    }
+    name.replace(version, "*")
 }
 
 #[cfg(test)]
@@ -137,5 +256,9 @@ mod tests {
         assert_eq!(parse_spec("openssl@3@*").unwrap().key, "openssl@3");
         assert!(parse_spec("jq@^^1").is_err());
         assert!(parse_spec("Bad Name").is_err());
+        assert_eq!(
+            asset_pattern("rg-14.1.0-x86_64-unknown-linux-gnu.tar.gz", "14.1.0"),
+            "rg-*-x86_64-unknown-linux-gnu.tar.gz"
+        );
     }
 }

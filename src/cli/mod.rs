@@ -8,6 +8,7 @@ mod direnv;
 mod env;
 mod exec;
 mod hook_env;
+mod info;
 mod init;
 mod list;
 mod lock;
@@ -102,6 +103,8 @@ enum Command {
     Tree(tree::TreeArgs),
     /// Show dependencies that have newer versions.
     Outdated(outdated::OutdatedArgs),
+    /// Show a forge package's release and the asset velo picks for each platform.
+    Info(info::InfoArgs),
     /// Inspect and manage the cache.
     #[command(subcommand)]
     Cache(cache::CacheCommand),
@@ -174,6 +177,7 @@ async fn run(command: Command, context: &Context) -> Result<ExitCode, Error> {
         Command::Cache(command) => cache::run(command, context),
         Command::Tree(args) => tree::run(args, context).await,
         Command::Outdated(args) => outdated::run(args, context).await,
+        Command::Info(args) => info::run(args, context).await,
     }
 }
 

@@ -55,13 +55,8 @@ pub fn find_commands(
             commands.insert(command.clone(), CommandTarget { path: path.clone() });
         }
     } else {
-        commands = executables_in(tree, "bin");
-        if commands.is_empty() {
-            let top = executables_in(tree, "");
-            if top.len() == 1 {
-                commands = top;
-            }
-        }
+        let repository = package.name.rsplit(['/', ':']).next().unwrap_or(&package.name);
+        commands = default_commands(tree, repository);
     }
     match selection {
         None => Ok(commands),
@@ -85,6 +80,48 @@ pub fn find_commands(
             })
             .collect(),
     }
+}
+
+/// Without a `bin` map: every executable in `bin/`; else the top-level executable named like
+/// the package, or the only one; and the same inside a single top-level directory (release
+/// archives often hold `tool-1.2.3-linux/tool`).
+fn default_commands(tree: &Path, package: &str) -> BTreeMap<String, CommandTarget> {
+    let mut places = vec![String::new()];
+    if let Ok(entries) = std::fs::read_dir(tree) {
+        let entries: Vec<_> = entries.flatten().collect();
+        if let [only] = entries.as_slice() {
+            if only.file_type().is_ok_and(|t| t.is_dir()) {
+                places.push(only.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    for place in places {
+        let join = |dir: &str| {
+            if place.is_empty() {
+                dir.to_string()
+            } else if dir.is_empty() {
+                place.clone()
+            } else {
+                format!("{place}/{dir}")
+            }
+        };
+        let in_bin = executables_in(tree, &join("bin"));
+        if !in_bin.is_empty() {
+            return in_bin;
+        }
+        let top = executables_in(tree, &join(""));
+        let named = top.iter().find(|(name, _)| {
+            let stem = name.strip_suffix(".exe").unwrap_or(name);
+            stem.eq_ignore_ascii_case(package)
+        });
+        if let Some((name, target)) = named {
+            return BTreeMap::from([(name.clone(), target.clone())]);
+        }
+        if top.len() == 1 {
+            return top;
+        }
+    }
+    BTreeMap::new()
 }
 
 /// Executable files directly inside `tree/dir`, by file name.

@@ -79,7 +79,7 @@ impl Layout {
     }
 
     pub fn package_dir(&self, name: &str, version: &str) -> PathBuf {
-        self.cellar().join(name).join(version)
+        self.cellar().join(dir_name(name).as_ref()).join(version)
     }
 
     pub fn bin(&self) -> PathBuf {
@@ -100,6 +100,18 @@ impl Layout {
 
     pub fn sync_lock_path(&self) -> PathBuf {
         self.velo.join("sync.lock")
+    }
+}
+
+/// A package's directory name in the Cellar and `opt/`: its lock key, with a forge key's `:`
+/// made `-` and each `/` made `+` (`github:BurntSushi/ripgrep` → `github-BurntSushi+ripgrep`).
+/// Owners and repositories never contain `+` and source prefixes never contain `-`, so two keys
+/// never share a directory.
+pub fn dir_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.contains([':', '/']) {
+        std::borrow::Cow::Owned(name.replacen(':', "-", 1).replace('/', "+"))
+    } else {
+        std::borrow::Cow::Borrowed(name)
     }
 }
 
@@ -252,10 +264,11 @@ pub fn build_generation(
     ordered.sort_by(|a, b| b.0.direct.cmp(&a.0.direct).then_with(|| a.0.name.cmp(&b.0.name)));
     let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
     for (package, commands) in ordered {
+        let directory = dir_name(&package.name);
         let relative_package = Path::new("../../Cellar")
-            .join(&package.name)
+            .join(directory.as_ref())
             .join(&package.version);
-        symlink(&relative_package, &opt.join(&package.name)).map_err(io_error(&opt))?;
+        symlink(&relative_package, &opt.join(directory.as_ref())).map_err(io_error(&opt))?;
         for (command, target) in commands {
             if let Some(owner) = owners.get(command.as_str()) {
                 warnings.push(format!(
@@ -336,7 +349,7 @@ pub fn switch(layout: &Layout, generation: &str) -> Result<(), InstallError> {
     Ok(())
 }
 
-/// Remove Cellar entries that are not in `keep` (name → version).
+/// Remove Cellar entries that are not in `keep` (directory name, version).
 pub fn remove_unused_packages(layout: &Layout, keep: &BTreeSet<(String, String)>) -> Vec<(String, String)> {
     let mut removed = Vec::new();
     let Ok(names) = std::fs::read_dir(layout.cellar()) else {

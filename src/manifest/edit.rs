@@ -61,6 +61,34 @@ impl ManifestEditor {
         Ok(())
     }
 
+    /// Set `field` of dependency `key` (which must exist), turning `"key": "req"` into
+    /// `"key": {"version": "req", field: value}` when needed.
+    pub fn set_dependency_field(&mut self, key: &str, field: &str, value: &str) -> Result<(), EditError> {
+        let dependencies = self.dependencies()?;
+        let prop = dependencies
+            .get(key)
+            .ok_or_else(|| EditError(format!("`{key}` is not a dependency")))?;
+        if let Some(detail) = prop.object_value() {
+            match detail.get(field) {
+                Some(existing) => existing.set_value(CstInputValue::from(value)),
+                None => {
+                    detail.append(field, CstInputValue::from(value));
+                }
+            }
+            return Ok(());
+        }
+        let requirement = prop
+            .value()
+            .and_then(|v| v.as_string_lit())
+            .and_then(|s| s.decoded_value().ok())
+            .unwrap_or_else(|| "*".to_string());
+        prop.set_value(CstInputValue::Object(vec![
+            ("version".to_string(), CstInputValue::from(requirement)),
+            (field.to_string(), CstInputValue::from(value)),
+        ]));
+        Ok(())
+    }
+
     /// Remove `key` from `dependencies`; false when it was not there.
     pub fn remove_dependency(&mut self, key: &str) -> Result<bool, EditError> {
         let Some(prop) = self.dependencies()?.get(key) else {

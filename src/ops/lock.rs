@@ -96,13 +96,20 @@ pub async fn lock(
         .iter()
         .map(|dep| (dep.lock_key(), dep.requirement.clone()))
         .collect();
-    let resolution = tokio::task::spawn_blocking(move || resolve::resolve(&sources, &root, &preferences))
-        .await
-        .map_err(|err| Error::Internal(format!("the resolver stopped unexpectedly: {err}")))??;
-
-    let outcome = resolve::build_lock(manifest, &resolution, settings.host)?;
+    // Solving and reading the chosen versions' artifacts (which for a forge can mean fetching a
+    // checksum file) both block, so both run off the async threads.
+    let (manifest_for_lock, host) = (manifest.clone(), settings.host);
+    let outcome = tokio::task::spawn_blocking(move || -> Result<_, Error> {
+        let resolution = resolve::resolve(&sources, &root, &preferences)?;
+        Ok(resolve::build_lock(&manifest_for_lock, &resolution, host)?)
+    })
+    .await
+    .map_err(|err| Error::Internal(format!("the resolver stopped unexpectedly: {err}")))??;
     warnings.extend(outcome.warnings);
     let changes = diff(existing.as_ref(), &outcome.lock);
+    if let Some(existing) = &existing {
+        warnings.extend(renamed_assets(existing, &outcome.lock));
+    }
     Ok(LockResult {
         lock: outcome.lock,
         changes,
@@ -123,6 +130,53 @@ pub fn check(project: &Project) -> Result<(), Error> {
         }),
         Some(Staleness::Changed(changes)) => Err(Error::StaleLock { changes }),
     }
+}
+
+/// Notes for packages whose download for a platform changed its name between the old and the
+/// new version by more than the version itself (`x86_64` → `amd64`, `.tar.gz` → `.tar.xz`):
+/// the asset was picked again, and the user may want to know.
+fn renamed_assets(old: &Lock, new: &Lock) -> Vec<String> {
+    let file_name = |url: &str| {
+        url.split(['?', '#'])
+            .next()
+            .unwrap_or("")
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    let without_version = |name: &str, version: &str, tag: Option<&str>| {
+        let name = tag.map_or_else(
+            || name.to_string(),
+            |tag| name.replace(tag.trim_start_matches('v'), "{version}"),
+        );
+        name.replace(version, "{version}")
+    };
+    let mut notes = Vec::new();
+    for (name, package) in &new.packages {
+        let Some(before) = old
+            .packages
+            .get(name)
+            .filter(|before| before.version != package.version)
+        else {
+            continue;
+        };
+        for (platform, artifact) in &package.artifacts {
+            let Some(previous) = before.artifacts.get(platform) else {
+                continue;
+            };
+            let (old_name, new_name) = (file_name(&previous.url), file_name(&artifact.url));
+            let old_shape = without_version(&old_name, &before.version, before.tag.as_deref());
+            let new_shape = without_version(&new_name, &package.version, package.tag.as_deref());
+            if old_shape != new_shape {
+                notes.push(format!(
+                    "`{name}`: the {platform} download was renamed between {} and {}: `{old_name}` -> `{new_name}`",
+                    before.version, package.version
+                ));
+            }
+        }
+    }
+    notes
 }
 
 fn diff(old: Option<&Lock>, new: &Lock) -> Vec<LockChange> {
@@ -152,4 +206,54 @@ fn diff(old: Option<&Lock>, new: &Lock) -> Vec<LockChange> {
         }
     }
     changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::{Artifact, LockInputs, LockedPackage};
+    use crate::platform::Platform;
+    use std::collections::BTreeMap;
+
+    fn lock(version: &str, file: &str) -> Lock {
+        let artifact = Artifact {
+            url: format!("https://example.com/dl/{file}"),
+            sha256: "0".repeat(64),
+            size: 1,
+            format: None,
+            strip_components: 0,
+            bin: BTreeMap::new(),
+            env: BTreeMap::new(),
+        };
+        let package = LockedPackage {
+            version: version.to_string(),
+            tag: Some(format!("v{version}")),
+            source: "github:o/tool".to_string(),
+            dependencies: Vec::new(),
+            artifacts: BTreeMap::from([(Platform::LinuxX86_64, artifact)]),
+            unavailable: Vec::new(),
+        };
+        Lock {
+            version: 1,
+            manifest: LockInputs {
+                registry: None,
+                platforms: vec![Platform::LinuxX86_64],
+                dependencies: BTreeMap::new(),
+            },
+            packages: BTreeMap::from([("github:o/tool".to_string(), package)]),
+        }
+    }
+
+    #[test]
+    fn notes_renamed_assets_but_not_version_bumps() {
+        let old = lock("1.0.0", "tool-1.0.0-x86_64-linux.tar.gz");
+        assert!(renamed_assets(&old, &lock("1.1.0", "tool-1.1.0-x86_64-linux.tar.gz")).is_empty());
+        let notes = renamed_assets(&old, &lock("1.1.0", "tool-1.1.0-amd64-linux.tar.xz"));
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].contains("`tool-1.0.0-x86_64-linux.tar.gz` -> `tool-1.1.0-amd64-linux.tar.xz`"),
+            "{}",
+            notes[0]
+        );
+    }
 }

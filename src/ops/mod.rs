@@ -3,5 +3,6 @@
 
 pub mod cache;
 pub mod env;
+pub mod info;
 pub mod lock;
 pub mod sync;

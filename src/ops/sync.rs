@@ -182,9 +182,10 @@ pub async fn install(
     })?;
 
     install::remove_leftovers(&layout, Some(&generation));
+    // Cellar entries are named by directory (`ripgrep` for `github:BurntSushi/ripgrep`).
     let keep: BTreeSet<(String, String)> = wanted
         .iter()
-        .map(|p| (p.name.clone(), p.version.clone()))
+        .map(|p| (install::dir_name(&p.name).into_owned(), p.version.clone()))
         .collect();
     result.removed = install::remove_unused_packages(&layout, &keep);
     Ok(result)

@@ -18,11 +18,14 @@ pub struct LockOutcome {
 pub enum LockBuildError {
     #[error("{} no artifact for {host}, the platform of this machine:\n{}", if missing.len() == 1 { "a locked package has" } else { "locked packages have" }, missing.iter().map(|m| format!("  {m}")).collect::<Vec<_>>().join("\n"))]
     NoArtifactForHost { host: Platform, missing: Vec<String> },
+    #[error("failed to read the artifacts of `{package}`: {message}")]
+    Artifacts { package: String, message: String },
 }
 
 impl LockBuildError {
     pub fn hint(&self) -> Option<String> {
         match self {
+            LockBuildError::Artifacts { .. } => None,
             LockBuildError::NoArtifactForHost { .. } => Some(
                 "require a version that ships one for this platform in `velo.json`, or ask the index maintainers to add it"
                     .to_string(),
@@ -77,8 +80,13 @@ pub fn build_lock(
 
     for (name, resolved) in &resolution.packages {
         let info = &resolved.meta.versions[&resolved.version];
-        let all = info.artifacts();
         let platforms = wanted.get(name).cloned().unwrap_or_default();
+        let all = info
+            .artifacts(&platforms)
+            .map_err(|message| LockBuildError::Artifacts {
+                package: format!("{name} {}", resolved.version),
+                message,
+            })?;
         let artifacts: BTreeMap<_, _> = all
             .by_platform
             .iter()

@@ -8,7 +8,7 @@ mod lock;
 mod provider;
 mod report;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
 pub use lock::{build_lock, LockBuildError, LockOutcome};
@@ -50,7 +50,9 @@ pub struct Artifacts {
 pub trait VersionDetails: std::fmt::Debug + Send + Sync {
     /// Dependencies by package key, or why they could not be read.
     fn dependencies(&self) -> Result<Vec<(String, VersionReq)>, String>;
-    fn artifacts(&self) -> Artifacts;
+    /// Artifacts for `platforms` (others may be left out). May block on the network (a forge
+    /// fetching a checksum file); called on a blocking thread.
+    fn artifacts(&self, platforms: &BTreeSet<Platform>) -> Result<Artifacts, String>;
 }
 
 impl VersionMeta {
@@ -66,8 +68,8 @@ impl VersionMeta {
         self.dependencies.get_or_init(|| self.details.dependencies())
     }
 
-    pub fn artifacts(&self) -> Artifacts {
-        self.details.artifacts()
+    pub fn artifacts(&self, platforms: &BTreeSet<Platform>) -> Result<Artifacts, String> {
+        self.details.artifacts(platforms)
     }
 }
 

@@ -452,12 +452,12 @@ impl VersionDetails for IndexVersion {
         parse_dependencies(&dependencies)
     }
 
-    fn artifacts(&self) -> Artifacts {
+    fn artifacts(&self, _platforms: &std::collections::BTreeSet<Platform>) -> Result<Artifacts, String> {
         let mut artifacts = Artifacts::default();
         let PackageContext { name, url, location } = &*self.context;
         let version = &self.version;
         let Some(raw) = &self.artifacts else {
-            return artifacts;
+            return Ok(artifacts);
         };
         let entries: BTreeMap<String, ArtifactEntry> = match serde_json::from_str(raw.get()) {
             Ok(entries) => entries,
@@ -465,7 +465,7 @@ impl VersionDetails for IndexVersion {
                 artifacts
                     .warnings
                     .push(format!("`{name} {version}` has unreadable `artifacts`: {err}"));
-                return artifacts;
+                return Ok(artifacts);
             }
         };
         for (platform, entry) in entries {
@@ -482,7 +482,7 @@ impl VersionDetails for IndexVersion {
                 )),
             }
         }
-        artifacts
+        Ok(artifacts)
     }
 }
 

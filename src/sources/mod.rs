@@ -4,6 +4,7 @@
 //! [`PackageSource`]. Today that is the velo index ([`index`]); forge releases and Homebrew
 //! bottles plug in beside it.
 
+pub mod forge;
 mod index;
 
 use std::collections::HashMap;
@@ -38,6 +39,8 @@ pub enum SourceError {
     #[error(transparent)]
     Key(#[from] PackageKeyError),
     #[error(transparent)]
+    Forge(Arc<forge::ForgeError>),
+    #[error(transparent)]
     Http(#[from] HttpError),
     #[error("failed to access `{}`", path.display())]
     Io {
@@ -59,7 +62,8 @@ impl SourceError {
                 "without a `registry`, bare names mean Homebrew core; set `\"registry\"` in `velo.json` to a velo index URL or path"
                     .to_string(),
             ),
-            SourceError::Unsupported { .. } => Some("use a package from a velo index for now".to_string()),
+            SourceError::Unsupported { .. } => Some("use a package from a velo index or a forge for now".to_string()),
+            SourceError::Forge(err) => err.hint(),
             SourceError::Http(HttpError::RateLimited { .. }) => Some("wait a while and try again".to_string()),
             SourceError::Http(_) => Some("check your network connection and proxy settings, or use `--offline` to work from the cache".to_string()),
             _ => None,
@@ -75,13 +79,16 @@ impl SourceError {
                 | SourceError::Unsupported { .. }
                 | SourceError::InvalidRegistry { .. }
                 | SourceError::Key(_)
-        )
+        ) || matches!(self, SourceError::Forge(err) if matches!(**err, forge::ForgeError::RepoNotFound { .. } | forge::ForgeError::NotAForge { .. }))
     }
 }
 
 /// All sources a project uses, keyed the way the resolver names packages.
 pub struct Sources {
     index: Option<IndexSource>,
+    forge: forge::ForgeSource,
+    /// Per forge dependency (by lock key): prerelease opt-in, asset pattern, bin.
+    forge_options: HashMap<String, forge::ForgeOptions>,
     /// Direct dependencies whose lock key differs from what their key alone would say
     /// (`"fd": {"source": "github:sharkdp/fd"}`).
     aliases: HashMap<String, PackageKey>,
@@ -90,25 +97,43 @@ pub struct Sources {
 impl Sources {
     /// The sources for `manifest` in the project at `root`. Must be called inside a tokio runtime.
     pub fn new(manifest: &Manifest, root: &Path, settings: &Settings) -> Result<Self, SourceError> {
+        let http = HttpClient::new(&settings.http)?;
         let index = match &manifest.registry {
             Some(registry) => {
                 let location = IndexLocation::parse(registry, root)?;
-                let http = HttpClient::new(&settings.http)?;
                 Some(IndexSource::new(
                     location,
-                    http,
+                    http.clone(),
                     &settings.cache,
                     settings.offline,
                 ))
             }
             None => None,
         };
+        let forge = forge::ForgeSource::new(http, &settings.cache, settings.offline);
+        let forge_options = manifest
+            .dependencies
+            .iter()
+            .map(|dep| {
+                let options = forge::ForgeOptions {
+                    allow_prerelease: dep.requirement.allows_prerelease(),
+                    asset: dep.asset.clone(),
+                    bin: dep.bin.clone(),
+                };
+                (dep.lock_key(), options)
+            })
+            .collect();
         let aliases = manifest
             .dependencies
             .iter()
             .map(|dep| (dep.lock_key(), dep.package.clone()))
             .collect();
-        Ok(Self { index, aliases })
+        Ok(Self {
+            index,
+            forge,
+            forge_options,
+            aliases,
+        })
     }
 
     fn key(&self, name: &str) -> Result<PackageKey, SourceError> {
@@ -131,8 +156,17 @@ impl Sources {
             KeySource::Default | KeySource::Index => {
                 self.index(name).map_err(Arc::new)?.get_async(&key.name).await
             }
-            _ => Err(Arc::new(unsupported(&key))),
+            KeySource::Brew { .. } => Err(Arc::new(unsupported(&key))),
+            _ => self
+                .forge
+                .get_async(name, &key, &self.options(name))
+                .await
+                .map_err(|err| Arc::new(SourceError::Forge(err))),
         }
+    }
+
+    fn options(&self, name: &str) -> forge::ForgeOptions {
+        self.forge_options.get(name).cloned().unwrap_or_default()
     }
 }
 
@@ -160,7 +194,11 @@ impl PackageSource for Sources {
             KeySource::Default | KeySource::Index => {
                 self.index(name).map_err(Arc::new)?.get_blocking(&key.name)
             }
-            _ => Err(Arc::new(unsupported(&key))),
+            KeySource::Brew { .. } => Err(Arc::new(unsupported(&key))),
+            _ => self
+                .forge
+                .get_blocking(name, &key, &self.options(name))
+                .map_err(|err| Arc::new(SourceError::Forge(err))),
         }
     }
 

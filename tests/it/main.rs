@@ -4,6 +4,7 @@ mod common;
 
 mod add_remove;
 mod exec_env;
+mod forge;
 mod help;
 mod http_index;
 mod lock;
