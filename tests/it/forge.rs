@@ -1217,3 +1217,94 @@ fn the_executable_named_like_the_repository_is_the_command() {
         .collect();
     assert_eq!(commands, ["tool"]);
 }
+
+fn ripgrep_forge() -> RunningForge {
+    ForgeServer::github()
+        .release("BurntSushi", "ripgrep", "14.1.0", &ripgrep_assets("14.1.0"))
+        .start()
+}
+
+/// Without a terminal, `velo add` takes the first of several fitting assets and says so.
+#[test]
+fn add_without_a_terminal_takes_the_first_asset_and_says_so() {
+    let forge = ripgrep_forge();
+    let context = project("VELO_GITHUB_API_URL", &forge);
+    context.write_manifest(&manifest(&["linux-x86_64"], json!({})));
+    let output = run(&context, &["add", "github:BurntSushi/ripgrep"]);
+    assert_success(&output);
+    let text = stderr(&output);
+    assert!(
+        text.contains("Picked `ripgrep-14.1.0-x86_64-unknown-linux-musl.tar.gz` for linux-x86_64 (2 fit;"),
+        "{text}"
+    );
+    assert!(
+        context
+            .manifest()
+            .contains(r#""github:BurntSushi/ripgrep": "^14.1.0""#),
+        "{}",
+        context.manifest()
+    );
+}
+
+/// On a terminal, `velo add` lists the candidates; a bad answer is asked again; picking another
+/// records it as an `asset` pattern that later releases match too.
+#[test]
+fn add_on_a_terminal_asks_which_asset() {
+    let forge = ripgrep_forge();
+    let context = project("VELO_GITHUB_API_URL", &forge);
+    context.write_manifest(&manifest(&["linux-x86_64"], json!({})));
+    // `script` runs velo on a pseudo-terminal; what it reads on stdin is typed into it, and
+    // the terminal keeps the typed-ahead lines until velo reads them.
+    let template = velo(&context);
+    let mut command = Command::new("script");
+    command
+        .args([
+            "-qec",
+            &format!("{} add github:BurntSushi/ripgrep", env!("CARGO_BIN_EXE_velo")),
+            "/dev/null",
+        ])
+        .current_dir(&context.root)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (key, value) in template.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let mut child = command.spawn().expect("run velo under script");
+    {
+        use std::io::Write;
+        child.stdin.as_mut().unwrap().write_all(b"x\n2\n").unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    let screen =
+        String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{screen}");
+    assert!(
+        screen.contains(":: 2 compatible assets of `github:BurntSushi/ripgrep` for linux-x86_64"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("1) ripgrep-14.1.0-x86_64-unknown-linux-musl.tar.gz (default)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(":: Invalid selection. Enter a number [1-2]:"),
+        "{screen}"
+    );
+    let manifest = context.manifest();
+    assert!(
+        manifest.contains(r#""asset": "ripgrep-*-x86_64-unknown-linux-gnu.tar.gz""#),
+        "{manifest}"
+    );
+    let lock = context.lock_json();
+    assert!(
+        artifact(&lock, "github:BurntSushi/ripgrep", "linux-x86_64")["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("ripgrep-14.1.0-x86_64-unknown-linux-gnu.tar.gz"),
+        "{lock}"
+    );
+}

@@ -1816,3 +1816,41 @@ fn never_panics_on_arbitrary_names() {
         }
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::super::{archive_format, is_checksum_file, select, tokens, AssetInfo, Preferences};
+    use crate::platform::Platform;
+
+    proptest! {
+        /// Any name at all: tokenizing, classifying and selecting never panic, and a chosen
+        /// asset is always one of the candidates.
+        #[test]
+        fn arbitrary_names_never_panic(names in proptest::collection::vec("\\PC{0,60}", 0..12), pattern in proptest::option::of("[a-z*?._-]{0,12}")) {
+            let assets: Vec<AssetInfo> = names.iter().map(|name| AssetInfo { name: name.clone(), size: None }).collect();
+            for name in &names {
+                let _ = tokens(name);
+                let _ = archive_format(name);
+                let _ = is_checksum_file(name);
+            }
+            let preferences = Preferences { pattern: pattern.clone(), ..Preferences::default() };
+            for platform in Platform::ALL {
+                let selection = select(&assets, platform, &preferences);
+                if let Some(chosen) = selection.chosen {
+                    prop_assert_eq!(selection.candidates.first(), Some(&chosen));
+                }
+                prop_assert_eq!(selection.verdicts.len(), assets.len());
+            }
+        }
+
+        /// Names shaped like real release assets.
+        #[test]
+        fn release_like_names_never_panic(name in "[a-z]{1,8}[-_.]v?[0-9]{1,2}\\.[0-9]{1,2}[-_.](linux|darwin|windows|macos|freebsd)?[-_.]?(x86_64|amd64|arm64|aarch64|386|armv7)?[-_.]?(musl|gnu)?\\.(tar\\.gz|zip|tar\\.xz|exe|sha256|deb)?") {
+            let assets = vec![AssetInfo { name, size: Some(1) }];
+            for platform in Platform::ALL {
+                let _ = select(&assets, platform, &Preferences::default());
+            }
+        }
+    }
+}
