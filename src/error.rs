@@ -96,7 +96,7 @@ impl Error {
                 source: DownloadError::SizeMismatch { .. } | DownloadError::TooLarge { .. },
                 ..
             } => Some("the file differs from the one that was locked; nothing was installed".to_string()),
-            Error::Unpack { .. } => Some(
+            Error::Unpack { source: crate::store::StoreError::Extract(_), .. } => Some(
                 "velo refused this archive and installed nothing from it; it matched the locked sha256, so tell the package's publisher"
                     .to_string(),
             ),

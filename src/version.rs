@@ -293,6 +293,22 @@ impl fmt::Display for VersionReq {
 
 /// The versions one comparator allows, following Cargo's rules for partial versions.
 fn comparator_ranges(c: &Comparator) -> Ranges<Version> {
+    // Bounds one past the largest number a component can hold do not exist: such a comparator
+    // simply has no upper bound there.
+    if [Some(c.major), c.minor, c.patch]
+        .into_iter()
+        .flatten()
+        .any(|n| n == u64::MAX)
+    {
+        return match c.op {
+            Op::Less | Op::LessEq => Ranges::full(),
+            _ => Ranges::higher_than(Version::new(&[
+                c.major,
+                c.minor.unwrap_or(0),
+                c.patch.unwrap_or(0),
+            ])),
+        };
+    }
     let (major, minor, patch) = (c.major, c.minor, c.patch);
     let exact = || match (minor, patch) {
         (Some(minor), Some(patch)) => Version::with_pre(&[major, minor, patch], c.pre.clone()),
@@ -451,6 +467,15 @@ mod tests {
         assert!(!req("^1").ranges().contains(&v("2.0.0-alpha")));
         assert!(req("^2.0.0-beta").matches(&v("2.0.0-beta.2")));
         assert!(req("^2.0.0-beta").matches(&v("2.0.0")));
+    }
+
+    #[test]
+    fn huge_numbers_do_not_overflow() {
+        let req = req("^18446744073709551615");
+        assert!(req.matches(&v("18446744073709551615.0.0")));
+        assert!(!req.matches(&v("1.0.0")));
+        let _ = VersionReq::from_str("~1.18446744073709551615").unwrap();
+        let _ = VersionReq::from_str("<=1.2.18446744073709551615").unwrap();
     }
 
     #[test]

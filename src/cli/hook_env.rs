@@ -25,7 +25,7 @@ pub struct HookEnvArgs {
 
 pub async fn run(args: HookEnvArgs, context: &Context) -> Result<ExitCode, Error> {
     let root = match args.root {
-        Some(root) => root,
+        Some(root) => std::fs::canonicalize(&root).unwrap_or(root),
         None => match find_project_root(&context.cwd) {
             Ok(root) => root,
             Err(_) => return Ok(ExitCode::SUCCESS),
@@ -76,10 +76,13 @@ async fn environment(
     let lock = crate::lock::Lock::read(&project.lock_path()).ok().flatten();
     let stale_lock = crate::lock::Lock::staleness(lock.as_ref(), &project.manifest).is_some();
     if !installed || stale_lock {
-        if project
-            .manifest
+        // The user's config decides over a repository's manifest: a cloned repository must
+        // not be able to turn on installing things just by being entered.
+        if context
+            .settings
+            .config
             .auto_sync
-            .or(context.settings.config.auto_sync)
+            .or(project.manifest.auto_sync)
             .unwrap_or(false)
         {
             let printer = super::Printer {

@@ -209,9 +209,15 @@ pub fn remove_leftovers(layout: &Layout, keep_generation: Option<&str>) {
     let Ok(entries) = std::fs::read_dir(&layout.velo) else {
         return;
     };
+    // Whatever `current` points at is live, whatever the state file says.
+    let live = std::fs::read_link(layout.current())
+        .ok()
+        .map(|target| target.to_string_lossy().into_owned());
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let stale_generation = name.starts_with("gen-") && Some(name.as_str()) != keep_generation;
+        let stale_generation = name.starts_with("gen-")
+            && Some(name.as_str()) != keep_generation
+            && Some(name.as_str()) != live.as_deref();
         if name.starts_with(".tmp-") || stale_generation || name.starts_with("current.tmp-") {
             let path = entry.path();
             let _ = if path.is_dir() && !path.is_symlink() {
@@ -237,6 +243,15 @@ pub fn materialize(
     let built = staging.path().join("package");
     linker.link_tree(tree, &built)?;
     let target = layout.package_dir(&package.name, &package.version);
+    // A backstop to the lock's own validation: nothing outside the Cellar is ever replaced.
+    if crate::fs::normalize(&target).parent().and_then(Path::parent)
+        != Some(crate::fs::normalize(&layout.cellar()).as_path())
+    {
+        return Err(InstallError::Io {
+            path: target,
+            source: std::io::Error::other("the package's directory would be outside `.velo/Cellar`"),
+        });
+    }
     let parent = target.parent().expect("a package dir has a parent");
     fs_err::create_dir_all(parent).map_err(io_error(parent))?;
     if target.exists() {

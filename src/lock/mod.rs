@@ -227,7 +227,60 @@ impl Lock {
                 found,
             });
         }
-        serde_json::from_str(&text).map(Some).map_err(invalid)
+        let lock: Lock = serde_json::from_str(&text).map_err(invalid)?;
+        lock.validate().map_err(|message| LockError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(Some(lock))
+    }
+
+    /// Refuse a lock whose names, versions, digests or paths could lead a sync outside the
+    /// project or the store: a lock comes from the repository, and a repository can be hostile.
+    pub fn validate(&self) -> Result<(), String> {
+        let safe_relative = |path: &str| {
+            !path.is_empty()
+                && !path.starts_with(['/', '\\'])
+                && !path.contains(':')
+                && path
+                    .split(['/', '\\'])
+                    .all(|part| part != ".." && !part.contains('\0'))
+        };
+        for (name, package) in &self.packages {
+            let key_ok = name.parse::<PackageKey>().is_ok();
+            if !key_ok {
+                return Err(format!("package `{name}` has an invalid name"));
+            }
+            let canonical = crate::version::Version::parse_lenient(&package.version).map(|v| v.to_string());
+            if canonical.as_deref() != Ok(package.version.as_str()) {
+                return Err(format!(
+                    "package `{name}` has an invalid version `{}`",
+                    package.version
+                ));
+            }
+            for (platform, artifact) in &package.artifacts {
+                if artifact.sha256.len() != 64
+                    || !artifact
+                        .sha256
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err(format!("`{name}` has an invalid sha256 for {platform}"));
+                }
+                for (command, path) in &artifact.bin {
+                    if command.is_empty()
+                        || command.contains(['/', '\\', '\0'])
+                        || command == ".."
+                        || !safe_relative(path)
+                    {
+                        return Err(format!(
+                            "`{name}` has an unsafe `bin` entry `{command}` -> `{path}` for {platform}"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether this lock was solved from `manifest` as it is now.

@@ -60,13 +60,14 @@ impl fmt::Display for InvalidManifest {
 
 /// The nearest directory at or above `start` that holds a `velo.json`.
 pub fn find_project_root(start: &Path) -> Result<PathBuf, ManifestError> {
+    // The real path, so that a symlinked checkout, `-C ..` or the shell's `$PWD` all name the
+    // project the same way.
+    let start = std::fs::canonicalize(start).unwrap_or_else(|_| crate::fs::normalize(start));
     start
         .ancestors()
         .find(|dir| dir.join(MANIFEST_FILE).is_file())
         .map(Path::to_path_buf)
-        .ok_or_else(|| ManifestError::NotFound {
-            start: start.to_path_buf(),
-        })
+        .ok_or(ManifestError::NotFound { start })
 }
 
 pub(super) fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
@@ -180,10 +181,18 @@ fn start_of_string(text: &str, line: usize, column: usize) -> usize {
     column
 }
 
-/// Our own deserializers put "did you mean" after `; `; turn it into the hint.
+/// Our own deserializers append their hint after `; ` in one of a few fixed phrasings; split
+/// there (the last one, so a `; ` inside the user's own text stays in the message).
 fn split_suggestion(message: &str) -> (String, Option<String>) {
-    match message.split_once("; ") {
-        Some((message, hint)) => (message.to_string(), Some(hint.to_string())),
+    const HINTS: [&str; 4] = [
+        "; did you mean",
+        "; expected a Cargo-style",
+        "; known sources",
+        "; expected one of",
+    ];
+    let split = HINTS.iter().filter_map(|hint| message.rfind(hint)).max();
+    match split {
+        Some(at) => (message[..at].to_string(), Some(message[at + 2..].to_string())),
         None => (message.to_string(), None),
     }
 }

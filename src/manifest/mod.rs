@@ -37,7 +37,7 @@ pub struct Manifest {
     /// Homebrew taps, kept for compatibility with Velocity manifests.
     #[serde(default)]
     pub taps: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "env_map")]
     pub env: BTreeMap<String, EnvValue>,
     #[serde(default)]
     pub tasks: BTreeMap<String, Task>,
@@ -81,6 +81,43 @@ impl Dependency {
     pub fn lock_key(&self) -> String {
         self.package.lock_key(&self.key)
     }
+}
+
+/// Whether `name` can be a shell variable: letters, digits and `_`, not starting with a digit.
+/// Anything else could not be exported, and would be a way to run code in the shell hook.
+pub fn is_valid_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `env`, refusing names that are not variable names (with the position of the bad one).
+fn env_map<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, EnvValue>, D::Error> {
+    struct EnvVisitor;
+
+    impl<'de> Visitor<'de> for EnvVisitor {
+        type Value = BTreeMap<String, EnvValue>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object mapping variable names to values")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut vars = BTreeMap::new();
+            while let Some(name) = map.next_key::<String>()? {
+                if !is_valid_env_name(&name) {
+                    return Err(de::Error::custom(format!(
+                        "`{name}` is not a variable name (use letters, digits and `_`, not starting with a digit)"
+                    )));
+                }
+                let value: EnvValue = map.next_value()?;
+                vars.insert(name, value);
+            }
+            Ok(vars)
+        }
+    }
+
+    deserializer.deserialize_map(EnvVisitor)
 }
 
 /// The dependencies in the order they are written.

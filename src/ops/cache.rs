@@ -88,13 +88,23 @@ pub fn prune(root: &Path, max_size: Option<u64>) -> PruneResult {
             result.freed += size;
         }
     };
-    for (path, _) in entries(&root.join("tmp")) {
-        drop_entry(&path, &mut result);
+    // Staging dirs and partial downloads younger than this may belong to a sync running now.
+    let in_use = SystemTime::now() - std::time::Duration::from_secs(3600);
+    for (path, used) in entries(&root.join("tmp")) {
+        if used < in_use {
+            drop_entry(&path, &mut result);
+        }
     }
     let parts = root.join(DOWNLOADS_BUCKET).join(".part");
     if let Ok(read) = std::fs::read_dir(&parts) {
         for entry in read.flatten() {
-            drop_entry(&entry.path(), &mut result);
+            let used = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            if used < in_use {
+                drop_entry(&entry.path(), &mut result);
+            }
         }
     }
     let Some(max_size) = max_size else { return result };

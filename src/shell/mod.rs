@@ -77,6 +77,7 @@ fn set_var(shell: Shell, name: &str, value: &str) -> String {
 /// Commands that set `vars` in `shell`, one per line.
 pub fn export_script(shell: Shell, vars: &BTreeMap<String, String>) -> String {
     vars.iter()
+        .filter(|(name, _)| crate::manifest::is_valid_env_name(name))
         .map(|(name, value)| set_var(shell, name, value))
         .collect()
 }
@@ -97,7 +98,10 @@ pub fn hook_output(shell: Shell, vars: &BTreeMap<String, String>, root: &Path, s
         Shell::Fish => "__velo_save",
     };
     let mut out = set_global(shell, "__VELO_RESTORE", "");
-    for name in vars.keys() {
+    for name in vars
+        .keys()
+        .filter(|name| crate::manifest::is_valid_env_name(name))
+    {
         out.push_str(&format!("{save} {name};\n"));
     }
     out.push_str(&export_script(shell, vars));

@@ -511,3 +511,40 @@ fn registry_may_name_the_index_file() {
         "../index/artifacts/a-1.0.0-linux-x86_64.tar.gz"
     );
 }
+
+/// A lock comes from the repository: one whose version or digest would lead outside the
+/// project is refused before anything is touched.
+#[test]
+fn a_crafted_lock_cannot_reach_outside_the_project() {
+    let context = TestContext::new();
+    context.index().add("a", "1.0.0", &[]).write();
+    project(&context, json!({ "a": "*" }));
+    assert_success(&context.run(["lock"]));
+    let victim = context.base().join("victim");
+    fs_err::create_dir_all(&victim).unwrap();
+    fs_err::write(victim.join("data.txt"), "keep me").unwrap();
+
+    for (field, value) in [
+        ("version", json!("../../../../victim")),
+        ("source", json!("index+../index")),
+    ] {
+        let mut lock = context.lock_json();
+        lock["packages"]["a"][field] = value.clone();
+        if field == "source" {
+            lock["packages"]["a"]["artifacts"]["linux-x86_64"]["sha256"] = json!("../../../etc/passwd");
+        }
+        fs_err::write(context.lock_path(), serde_json::to_string_pretty(&lock).unwrap()).unwrap();
+        let output = context.run(["sync", "--frozen"]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("is not a valid lock file"),
+            "{}",
+            stderr(&output)
+        );
+        assert_eq!(
+            fs_err::read_to_string(victim.join("data.txt")).unwrap(),
+            "keep me"
+        );
+        assert!(!context.root.join(".velo/Cellar").exists());
+    }
+}

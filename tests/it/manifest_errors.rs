@@ -177,3 +177,15 @@ fn velocity_manifests_parse() {
     // It parses; locking fails only for want of a registry.
     assert!(text.contains("needs a velo index"), "{text}");
 }
+
+/// An `env` name that is not a variable name would be pasted into the shell hook: refused.
+#[test]
+fn env_names_must_be_variable_names() {
+    let text = check("{\n  \"env\": {\"A=1; touch PWNED; B\": \"x\"}\n}\n");
+    assert!(text.contains("exit_code: 2"), "{text}");
+    assert!(
+        text.contains("`A=1; touch PWNED; B` is not a variable name"),
+        "{text}"
+    );
+    assert!(text.contains("velo.json:2:"), "{text}");
+}

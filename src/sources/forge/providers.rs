@@ -99,18 +99,26 @@ impl ForgeRepo {
                 token(&[env_vars::GITLAB_TOKEN]),
                 env_vars::GITLAB_TOKEN,
             ),
-            PackageSource::Gitea { host, owner, repo } => (
-                Kind::Gitea,
-                env_url(env_vars::VELO_GITEA_API_URL, &format!("https://{host}/api/v1/"))?,
-                format!("{owner}/{repo}"),
-                token(&[env_vars::GITEA_TOKEN]),
-                env_vars::GITEA_TOKEN,
-            ),
+            PackageSource::Gitea { host, owner, repo } => {
+                // A Gitea token belongs to one instance: it is sent only to the one the user
+                // configured with `VELO_GITEA_API_URL`, never to a host a manifest names.
+                let configured = std::env::var(env_vars::VELO_GITEA_API_URL)
+                    .ok()
+                    .filter(|v| !v.is_empty());
+                let token = configured.as_ref().and_then(|_| token(&[env_vars::GITEA_TOKEN]));
+                (
+                    Kind::Gitea,
+                    env_url(env_vars::VELO_GITEA_API_URL, &format!("https://{host}/api/v1/"))?,
+                    format!("{owner}/{repo}"),
+                    token,
+                    env_vars::GITEA_TOKEN,
+                )
+            }
             PackageSource::Codeberg { owner, repo } => (
                 Kind::Gitea,
                 env_url(env_vars::VELO_CODEBERG_API_URL, "https://codeberg.org/api/v1/")?,
                 format!("{owner}/{repo}"),
-                token(&[env_vars::CODEBERG_TOKEN, env_vars::GITEA_TOKEN]),
+                token(&[env_vars::CODEBERG_TOKEN]),
                 env_vars::CODEBERG_TOKEN,
             ),
             _ => return Err(ForgeError::NotAForge { key: display }),
