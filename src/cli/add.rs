@@ -126,14 +126,21 @@ pub async fn run(args: AddArgs, context: &Context) -> Result<ExitCode, Error> {
             continue;
         }
         let locked = &result.lock.packages[&dependency.lock_key()];
-        if let Some(pattern) = choose_asset(&dependency.package, &locked.version, context, args.yes).await? {
+        let tag = locked.tag.as_deref().unwrap_or(&locked.version);
+        if let Some(pattern) =
+            choose_asset(&dependency.package, &locked.version, tag, context, args.yes).await?
+        {
             patterns.push((spec.key.clone(), pattern));
         }
     }
     if !patterns.is_empty() {
         let mut editor = ManifestEditor::parse(&text)?;
+        // The pick is for this machine's platform; the others keep velo's own choice.
+        let host = context.settings.host.map(|p| p.to_string()).unwrap_or_default();
         for (key, pattern) in &patterns {
-            editor.set_dependency_field(key, "asset", pattern)?;
+            let value =
+                jsonc_parser::cst::CstInputValue::Object(vec![(host.clone(), pattern.as_str().into())]);
+            editor.set_dependency_field(key, "asset", value)?;
         }
         text = editor.to_text();
         manifest = Manifest::from_str(&text, &manifest_path)?;
@@ -141,6 +148,7 @@ pub async fn run(args: AddArgs, context: &Context) -> Result<ExitCode, Error> {
     }
     result.lock.manifest = crate::lock::LockInputs::from_manifest(&manifest);
 
+    ensure_unchanged(&manifest_path, &original)?;
     crate::fs::write_atomic(&manifest_path, text.as_bytes()).map_err(|source| Error::Io {
         path: manifest_path.clone(),
         source,
@@ -154,12 +162,29 @@ pub async fn run(args: AddArgs, context: &Context) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuse to write `velo.json` over a change someone made while velo was resolving: their edit
+/// would be lost.
+pub(super) fn ensure_unchanged(path: &std::path::Path, original: &str) -> Result<(), Error> {
+    let now = fs_err::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if now != original {
+        return Err(Error::Lookup {
+            message: "`velo.json` changed while velo was working, so velo wrote nothing".to_string(),
+            hint: "run the command again".to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// When a forge release has several assets for this machine: on a terminal, ask (`[1]` is the
 /// default); otherwise take `[1]` and say so. Returns an `asset` pattern when the person picked
 /// another one.
 async fn choose_asset(
     key: &PackageKey,
     version: &str,
+    tag: &str,
     context: &Context,
     yes: bool,
 ) -> Result<Option<String>, Error> {
@@ -218,7 +243,7 @@ async fn choose_asset(
         match index {
             Some(1) => return Ok(None),
             Some(n) if n >= 2 && n <= here.candidates.len() => {
-                return Ok(Some(asset_pattern(&here.candidates[n - 1], version)));
+                return Ok(Some(asset_pattern(&here.candidates[n - 1], tag)));
             }
             _ => {
                 prompt = format!(
@@ -230,7 +255,8 @@ async fn choose_asset(
     }
 }
 
-/// An asset name as a pattern that also matches later releases: the version becomes `*`.
+/// An asset name as a pattern that also matches later releases: the version, as the release's
+/// tag spells it (`2024.01.15`, not `2024.1.15`), becomes `*`.
 fn asset_pattern(name: &str, version: &str) -> String {
     let version = version.trim_start_matches('v');
     if version.is_empty() || !name.contains(version) {

@@ -34,6 +34,7 @@ pub async fn run(args: RemoveArgs, context: &Context) -> Result<ExitCode, Error>
     let text = editor.to_text();
     let manifest = Manifest::from_str(&text, &manifest_path)?;
     let result = super::lock::solve(&project, &manifest, context, &Upgrade::None).await?;
+    super::add::ensure_unchanged(&manifest_path, &original)?;
     crate::fs::write_atomic(&manifest_path, text.as_bytes()).map_err(|source| Error::Io {
         path: manifest_path.clone(),
         source,

@@ -62,6 +62,9 @@ pub(super) async fn ensure_synced(
         }
         return Ok(root);
     }
+    // What this sync starts from: read before solving, so that a change made while it runs
+    // leaves the next sync something to do.
+    let manifest_digest = ops::sync::Inputs::read(&root, true).manifest;
     let project = Project::load(&root)?;
     let lock = match mode {
         SyncMode::Update => {
@@ -76,16 +79,15 @@ pub(super) async fn ensure_synced(
         }
         SyncMode::Frozen => read_lock(&project)?,
     };
+    let mut inputs = ops::sync::Inputs::read(&root, false);
+    inputs.manifest = manifest_digest.filter(|_| mode != SyncMode::Frozen);
+    // The lock file must still hold the lock being installed; if not, record nothing for it.
+    if Lock::read(&project.lock_path()).ok().flatten().as_ref() != Some(&lock) {
+        inputs.lock = String::new();
+    }
     let progress = Progress::new(*printer, ops::sync::pending_downloads(&root, &lock, host));
     let start = Instant::now();
-    let result = ops::sync::install(
-        &root,
-        &lock,
-        mode != SyncMode::Frozen,
-        &context.settings,
-        progress.reporter(),
-    )
-    .await;
+    let result = ops::sync::install(&root, &lock, inputs, &context.settings, progress.reporter()).await;
     progress.finish();
     let result = result?;
     for warning in &result.warnings {

@@ -63,16 +63,21 @@ impl ManifestEditor {
 
     /// Set `field` of dependency `key` (which must exist), turning `"key": "req"` into
     /// `"key": {"version": "req", field: value}` when needed.
-    pub fn set_dependency_field(&mut self, key: &str, field: &str, value: &str) -> Result<(), EditError> {
+    pub fn set_dependency_field(
+        &mut self,
+        key: &str,
+        field: &str,
+        value: CstInputValue,
+    ) -> Result<(), EditError> {
         let dependencies = self.dependencies()?;
         let prop = dependencies
             .get(key)
             .ok_or_else(|| EditError(format!("`{key}` is not a dependency")))?;
         if let Some(detail) = prop.object_value() {
             match detail.get(field) {
-                Some(existing) => existing.set_value(CstInputValue::from(value)),
+                Some(existing) => existing.set_value(value),
                 None => {
-                    detail.append(field, CstInputValue::from(value));
+                    detail.append(field, value);
                 }
             }
             return Ok(());
@@ -84,7 +89,7 @@ impl ManifestEditor {
             .unwrap_or_else(|| "*".to_string());
         prop.set_value(CstInputValue::Object(vec![
             ("version".to_string(), CstInputValue::from(requirement)),
-            (field.to_string(), CstInputValue::from(value)),
+            (field.to_string(), value),
         ]));
         Ok(())
     }

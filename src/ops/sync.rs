@@ -60,15 +60,38 @@ pub fn is_fresh(root: &Path, host: Platform, frozen: bool) -> bool {
             || digest_file(&root.join(MANIFEST_FILE)).as_deref() == Some(state.manifest_digest.as_str()))
 }
 
-/// Install `lock` into the project at `root`. `checked` says the lock was found to match
-/// `velo.json` (not so for `--frozen`), which lets the next sync skip that check.
+/// The digests a sync records, taken from the files before it started: a file changed while
+/// the sync ran then differs from the record, and the next sync looks again.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// `velo.json`'s digest when the lock was found to match it; `None` for `--frozen`.
+    pub manifest: Option<String>,
+    pub lock: String,
+}
+
+impl Inputs {
+    /// Read the digests now.
+    pub fn read(root: &Path, checked: bool) -> Self {
+        Self {
+            manifest: if checked {
+                Some(digest_file(&root.join(MANIFEST_FILE)).unwrap_or_default())
+            } else {
+                None
+            },
+            lock: digest_file(&root.join(LOCK_FILE)).unwrap_or_default(),
+        }
+    }
+}
+
+/// Install `lock` into the project at `root`, recording `inputs` as what it was installed from.
 pub async fn install(
     root: &Path,
     lock: &Lock,
-    checked: bool,
+    inputs: Inputs,
     settings: &Settings,
     reporter: Reporter,
 ) -> Result<SyncResult, Error> {
+    let checked = inputs.manifest.is_some();
     let host = require_host(settings)?;
     let layout = Layout::new(root);
     fs_err::create_dir_all(&layout.velo).map_err(|source| Error::Io {
@@ -167,12 +190,8 @@ pub async fn install(
         version: STATE_VERSION,
         root: root_text,
         platform: host,
-        manifest_digest: if checked {
-            digest_file(&root.join(MANIFEST_FILE)).unwrap_or_default()
-        } else {
-            String::new()
-        },
-        lock_digest: digest_file(&root.join(LOCK_FILE)).unwrap_or_default(),
+        manifest_digest: inputs.manifest.unwrap_or_default(),
+        lock_digest: inputs.lock,
         generation: generation.clone(),
         packages,
     };

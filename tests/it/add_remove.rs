@@ -300,3 +300,50 @@ fn add_without_a_requirement_moves_an_existing_dependency_to_the_newest() {
     assert_eq!(context.lock_json()["packages"]["jq"]["version"], "1.6.0");
     crate::common::assert_success(&context.run(["lock", "--check"]));
 }
+
+/// An edit made to `velo.json` while `velo add` is resolving is not overwritten.
+#[test]
+fn add_does_not_overwrite_a_concurrent_edit() {
+    use crate::common::{Fault, FixtureServer};
+    let context = TestContext::new();
+    let mut index = context.index();
+    index.add("jq", "1.0.0", &[]).add("fd", "1.0.0", &[]);
+    let server = FixtureServer::start(index.write());
+    context.write_manifest(&format!(
+        r#"{{"registry": "{}", "dependencies": {{}}}}"#,
+        server.url()
+    ));
+    // A stalled response is logged as soon as it starts, and then retried.
+    server.inject(
+        "/packages/jq.json",
+        1,
+        Fault::Stall(std::time::Duration::from_millis(1500)),
+    );
+    let child = context
+        .velo()
+        .args(["add", "jq"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until velo is waiting on the slow index, then edit the file as a person would.
+    for _ in 0..100 {
+        if !server.requests_to("/packages/jq.json").is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let edited = format!(
+        r#"{{"registry": "{}", "dependencies": {{"fd": "*"}}}}"#,
+        server.url()
+    );
+    context.write_manifest(&edited);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`velo.json` changed while velo was working"));
+    assert_eq!(context.manifest(), edited);
+}

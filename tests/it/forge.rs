@@ -1295,8 +1295,10 @@ fn add_on_a_terminal_asks_which_asset() {
         "{screen}"
     );
     let manifest = context.manifest();
-    assert!(
-        manifest.contains(r#""asset": "ripgrep-*-x86_64-unknown-linux-gnu.tar.gz""#),
+    let parsed: Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(
+        parsed["dependencies"]["github:BurntSushi/ripgrep"]["asset"],
+        json!({ "linux-x86_64": "ripgrep-*-x86_64-unknown-linux-gnu.tar.gz" }),
         "{manifest}"
     );
     let lock = context.lock_json();
