@@ -331,23 +331,29 @@ fn rate_limit_wait(headers: &HeaderMap, status: StatusCode) -> Option<Duration> 
     ))
 }
 
-/// A small text file of a release (a checksum list).
-pub async fn fetch_text(http: &HttpClient, url: &str, repo: &ForgeRepo) -> Result<String, ForgeError> {
+/// Request a release file (the token goes only to the forge's own host); any status but
+/// success is an error, except for `HEAD`, whose caller falls back to a download.
+async fn release_file(
+    http: &HttpClient,
+    url: &str,
+    repo: &ForgeRepo,
+    method: reqwest::Method,
+) -> Result<reqwest::Response, ForgeError> {
     let parsed = parse_url(url)?;
-    let response = send(
-        http,
-        repo,
-        &parsed,
-        repo.headers_for_download(),
-        reqwest::Method::GET,
-    )
-    .await?;
-    if !response.status().is_success() {
+    let head = method == reqwest::Method::HEAD;
+    let response = send(http, repo, &parsed, repo.headers_for_download(), method).await?;
+    if !head && !response.status().is_success() {
         return Err(ForgeError::Status {
             url: url.to_string(),
             status: response.status(),
         });
     }
+    Ok(response)
+}
+
+/// A small text file of a release (a checksum list).
+pub async fn fetch_text(http: &HttpClient, url: &str, repo: &ForgeRepo) -> Result<String, ForgeError> {
+    let response = release_file(http, url, repo, reqwest::Method::GET).await?;
     let bytes = response.bytes().await.map_err(|source| ForgeError::Request {
         url: url.to_string(),
         source,
@@ -355,17 +361,9 @@ pub async fn fetch_text(http: &HttpClient, url: &str, repo: &ForgeRepo) -> Resul
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// An asset's size from a `HEAD` request.
+/// An asset's size from a `HEAD` request, else from downloading it.
 pub async fn content_length(http: &HttpClient, url: &str, repo: &ForgeRepo) -> Result<u64, ForgeError> {
-    let parsed = parse_url(url)?;
-    let response = send(
-        http,
-        repo,
-        &parsed,
-        repo.headers_for_download(),
-        reqwest::Method::HEAD,
-    )
-    .await?;
+    let response = release_file(http, url, repo, reqwest::Method::HEAD).await?;
     // The header, not `content_length()`: a HEAD response's body is empty by definition.
     let length = response
         .headers()
@@ -385,21 +383,7 @@ pub async fn download_digest(
     url: &str,
     repo: &ForgeRepo,
 ) -> Result<(String, u64), ForgeError> {
-    let parsed = parse_url(url)?;
-    let response = send(
-        http,
-        repo,
-        &parsed,
-        repo.headers_for_download(),
-        reqwest::Method::GET,
-    )
-    .await?;
-    if !response.status().is_success() {
-        return Err(ForgeError::Status {
-            url: url.to_string(),
-            status: response.status(),
-        });
-    }
+    let response = release_file(http, url, repo, reqwest::Method::GET).await?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut stream = response.bytes_stream();
