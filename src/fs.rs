@@ -46,6 +46,16 @@ fn set_default_permissions(_file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Remove `path` whatever it is: a directory with everything in it, or a file or symlink
+/// (never what a symlink points at).
+pub fn remove_any(path: &Path) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    }
+}
+
 /// Resolve `.` and `..` in `path` without touching the file system.
 pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();

@@ -1,5 +1,6 @@
 //! Download progress: bars on a terminal, one quiet line per package otherwise.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 
@@ -9,24 +10,29 @@ use super::Printer;
 use crate::store::download::Reporter;
 use crate::store::DownloadEvent;
 
-/// Shows the downloads of one sync. `labels[id]` names download `id` with its size.
+/// Shows the downloads of one sync, as the store reports them.
 pub struct Progress {
     printer: Printer,
-    labels: Vec<(String, u64)>,
-    bars: Option<(MultiProgress, Mutex<Vec<Option<ProgressBar>>>)>,
+    /// Bars are drawn only on a terminal.
+    multi: Option<MultiProgress>,
+    downloads: Mutex<HashMap<usize, Download>>,
+}
+
+struct Download {
+    label: String,
+    total: u64,
+    bar: Option<ProgressBar>,
 }
 
 impl Progress {
-    pub fn new(printer: Printer, labels: Vec<(String, u64)>) -> Arc<Self> {
+    pub fn new(printer: Printer) -> Arc<Self> {
         let interactive = !printer.quiet && std::io::stderr().is_terminal();
-        let bars = interactive.then(|| {
-            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-            (multi, Mutex::new(vec![None; labels.len()]))
-        });
+        let multi =
+            interactive.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
         Arc::new(Self {
             printer,
-            labels,
-            bars,
+            multi,
+            downloads: Mutex::default(),
         })
     }
 
@@ -37,62 +43,50 @@ impl Progress {
     }
 
     fn handle(&self, event: DownloadEvent) {
+        let mut downloads = self.downloads.lock().unwrap_or_else(|e| e.into_inner());
         match event {
             DownloadEvent::Waiting { what } => self.printer.status("Waiting", format!("for {what}")),
-            DownloadEvent::Started { id, total } => {
-                let Some((multi, bars)) = &self.bars else { return };
-                let bar = multi.add(ProgressBar::new(total));
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{prefix:>12.cyan.bold} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-                    )
-                    .expect("a valid progress template")
-                    .progress_chars("=> "),
-                );
-                bar.set_prefix("Downloading");
-                bar.set_message(self.label(id));
-                if let Some(slot) = bars.lock().unwrap_or_else(|e| e.into_inner()).get_mut(id) {
-                    *slot = Some(bar);
-                }
+            DownloadEvent::Started { id, label, total } => {
+                let bar = self.multi.as_ref().map(|multi| {
+                    let bar = multi.add(ProgressBar::new(total));
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{prefix:>12.cyan.bold} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                        )
+                        .expect("a valid progress template")
+                        .progress_chars("=> "),
+                    );
+                    bar.set_prefix("Downloading");
+                    bar.set_message(label.clone());
+                    bar
+                });
+                downloads.insert(id, Download { label, total, bar });
             }
             DownloadEvent::Progress { id, bytes } => {
-                if let Some((_, bars)) = &self.bars {
-                    if let Some(Some(bar)) = bars.lock().unwrap_or_else(|e| e.into_inner()).get(id) {
-                        bar.inc(bytes);
-                    }
+                if let Some(bar) = downloads.get(&id).and_then(|d| d.bar.as_ref()) {
+                    bar.inc(bytes);
                 }
             }
             DownloadEvent::Finished { id } => {
-                let size = self.labels.get(id).map_or(0, |(_, size)| *size);
-                let line = format!("{} ({})", self.label(id), human_bytes(size));
-                match &self.bars {
-                    Some((multi, bars)) => {
-                        if let Some(Some(bar)) = bars
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .get_mut(id)
-                            .map(Option::take)
-                        {
-                            bar.finish_and_clear();
-                            multi.remove(&bar);
-                        }
+                let Some(download) = downloads.remove(&id) else {
+                    return;
+                };
+                let line = format!("{} ({})", download.label, human_bytes(download.total));
+                match (&self.multi, download.bar) {
+                    (Some(multi), Some(bar)) => {
+                        bar.finish_and_clear();
+                        multi.remove(&bar);
                         let _ = multi.println(format!("{:>12} {line}", "Downloaded"));
                     }
-                    None => self.printer.status("Downloaded", line),
+                    _ => self.printer.status("Downloaded", line),
                 }
             }
             DownloadEvent::Cached { .. } => {}
         }
     }
 
-    fn label(&self, id: usize) -> String {
-        self.labels
-            .get(id)
-            .map_or_else(|| format!("download {id}"), |(label, _)| label.clone())
-    }
-
     pub fn finish(&self) {
-        if let Some((multi, _)) = &self.bars {
+        if let Some(multi) = &self.multi {
             let _ = multi.clear();
         }
     }

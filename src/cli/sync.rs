@@ -62,30 +62,29 @@ pub(super) async fn ensure_synced(
         }
         return Ok(root);
     }
-    // What this sync starts from: read before solving, so that a change made while it runs
-    // leaves the next sync something to do.
-    let manifest_digest = ops::sync::Inputs::read(&root, true).manifest;
+    // What this sync starts from: the manifest's digest before solving, and the lock's from
+    // the very text that is installed, so a change made while it runs leaves the next sync
+    // something to do.
+    let manifest_digest = (mode != SyncMode::Frozen)
+        .then(|| ops::sync::digest_file(&root.join(crate::manifest::MANIFEST_FILE)).unwrap_or_default());
     let project = Project::load(&root)?;
-    let lock = match mode {
-        SyncMode::Update => {
-            super::lock::lock_and_write(&project, &project.manifest, context, &Upgrade::None)
-                .await?
-                .lock
-        }
-        SyncMode::Locked => {
-            let lock = read_lock(&project)?;
-            ops::lock::check(&project)?;
-            lock
-        }
-        SyncMode::Frozen => read_lock(&project)?,
-    };
-    let mut inputs = ops::sync::Inputs::read(&root, false);
-    inputs.manifest = manifest_digest.filter(|_| mode != SyncMode::Frozen);
-    // The lock file must still hold the lock being installed; if not, record nothing for it.
-    if Lock::read(&project.lock_path()).ok().flatten().as_ref() != Some(&lock) {
-        inputs.lock = String::new();
+    if mode == SyncMode::Update {
+        super::lock::lock_and_write(&project, &project.manifest, context, &Upgrade::None).await?;
     }
-    let progress = Progress::new(*printer, ops::sync::pending_downloads(&root, &lock, host));
+    let (lock, lock_text) = Lock::read_with_text(&project.lock_path())?.ok_or_else(|| {
+        Error::usage(
+            format!("there is no `{LOCK_FILE}` to install"),
+            Some("run `velo lock` to create it".to_string()),
+        )
+    })?;
+    if mode == SyncMode::Locked {
+        ops::lock::check_lock(Some(&lock), &project.manifest)?;
+    }
+    let inputs = ops::sync::Inputs {
+        manifest: manifest_digest,
+        lock: ops::sync::digest(lock_text.as_bytes()),
+    };
+    let progress = Progress::new(*printer);
     let start = Instant::now();
     let result = ops::sync::install(&root, &lock, inputs, &context.settings, progress.reporter()).await;
     progress.finish();
@@ -123,13 +122,4 @@ pub(super) async fn ensure_synced(
         );
     }
     Ok(root)
-}
-
-fn read_lock(project: &Project) -> Result<Lock, Error> {
-    Lock::read(&project.lock_path())?.ok_or_else(|| {
-        Error::usage(
-            format!("there is no `{LOCK_FILE}` to install"),
-            Some("run `velo lock` to create it".to_string()),
-        )
-    })
 }

@@ -219,12 +219,7 @@ pub fn remove_leftovers(layout: &Layout, keep_generation: Option<&str>) {
             && Some(name.as_str()) != keep_generation
             && Some(name.as_str()) != live.as_deref();
         if name.starts_with(".tmp-") || stale_generation || name.starts_with("current.tmp-") {
-            let path = entry.path();
-            let _ = if path.is_dir() && !path.is_symlink() {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
+            let _ = crate::fs::remove_any(&entry.path());
         }
     }
 }

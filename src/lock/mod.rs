@@ -200,6 +200,11 @@ impl LockInputs {
 impl Lock {
     /// Read `path`; `None` when there is no lock yet.
     pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
+        Ok(Self::read_with_text(path)?.map(|(lock, _)| lock))
+    }
+
+    /// Like [`Lock::read`], also returning the text the lock was parsed from.
+    pub fn read_with_text(path: &Path) -> Result<Option<(Lock, String)>, LockError> {
         let text = match fs_err::read_to_string(path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -232,7 +237,7 @@ impl Lock {
             path: path.to_path_buf(),
             message,
         })?;
-        Ok(Some(lock))
+        Ok(Some((lock, text)))
     }
 
     /// Refuse a lock whose names, versions, digests or paths could lead a sync outside the

@@ -61,14 +61,6 @@ pub fn disk_size(path: &Path) -> u64 {
     })
 }
 
-fn remove(path: &Path) -> std::io::Result<()> {
-    if std::fs::symlink_metadata(path)?.is_dir() {
-        std::fs::remove_dir_all(path)
-    } else {
-        std::fs::remove_file(path)
-    }
-}
-
 /// What a prune removed.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct PruneResult {
@@ -83,7 +75,7 @@ pub fn prune(root: &Path, max_size: Option<u64>) -> PruneResult {
     let mut result = PruneResult::default();
     let drop_entry = |path: &Path, result: &mut PruneResult| {
         let size = disk_size(path);
-        if remove(path).is_ok() {
+        if crate::fs::remove_any(path).is_ok() {
             result.removed += 1;
             result.freed += size;
         }
@@ -122,7 +114,7 @@ pub fn prune(root: &Path, max_size: Option<u64>) -> PruneResult {
         if total <= max_size {
             break;
         }
-        if remove(&path).is_ok() {
+        if crate::fs::remove_any(&path).is_ok() {
             total -= size;
             result.removed += 1;
             result.freed += size;

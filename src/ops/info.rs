@@ -4,7 +4,7 @@
 use crate::manifest::PackageKey;
 use crate::platform::Platform;
 use crate::settings::Settings;
-use crate::sources::forge::assets::{self, AssetInfo, Verdict};
+use crate::sources::forge::assets::{self, Verdict};
 use crate::sources::forge::{self, ForgeError, ForgeRepo, Release};
 use crate::version::{Version, VersionReq};
 
@@ -51,14 +51,7 @@ pub async fn forge_assets(
             url: key.to_string(),
             message: format!("no release matches `{requirement}`"),
         })?;
-    let infos: Vec<AssetInfo> = release
-        .assets
-        .iter()
-        .map(|a| AssetInfo {
-            name: a.name.clone(),
-            size: a.size,
-        })
-        .collect();
+    let infos = release.asset_infos();
     let preferences = assets::Preferences {
         pattern: pattern.map(str::to_string),
         ..assets::Preferences::default()

@@ -45,10 +45,7 @@ pub enum LockChange {
 pub fn read_existing(project: &Project, warnings: &mut Vec<String>) -> Result<Option<Lock>, Error> {
     match Lock::read(&project.lock_path()) {
         Ok(lock) => Ok(lock),
-        Err(err @ (LockError::Invalid { .. } | LockError::TooNew { .. })) => {
-            if matches!(err, LockError::TooNew { .. }) {
-                return Err(err.into());
-            }
+        Err(err @ LockError::Invalid { .. }) => {
             warnings.push(format!("{err}; it will be replaced"));
             Ok(None)
         }
@@ -123,7 +120,12 @@ pub async fn lock(
 pub fn check(project: &Project) -> Result<(), Error> {
     let mut warnings = Vec::new();
     let existing = read_existing(project, &mut warnings)?;
-    match Lock::staleness(existing.as_ref(), &project.manifest) {
+    check_lock(existing.as_ref(), &project.manifest)
+}
+
+/// Whether `lock` (already read) matches `manifest`.
+pub fn check_lock(lock: Option<&Lock>, manifest: &Manifest) -> Result<(), Error> {
+    match Lock::staleness(lock, manifest) {
         None => Ok(()),
         Some(Staleness::Missing) => Err(Error::StaleLock {
             changes: vec!["`velo.lock` does not exist".to_string()],

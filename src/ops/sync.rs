@@ -34,10 +34,9 @@ pub struct SyncResult {
     pub packages: usize,
 }
 
-fn digest_file(path: &Path) -> Option<String> {
-    std::fs::read(path)
-        .ok()
-        .map(|bytes| hex::encode(Sha256::digest(&bytes)))
+/// The digest of the file at `path`, if it can be read.
+pub fn digest_file(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|bytes| digest(&bytes))
 }
 
 /// Whether `.velo/` was synced from exactly this `velo.lock` (and, unless `frozen`, this
@@ -66,21 +65,13 @@ pub fn is_fresh(root: &Path, host: Platform, frozen: bool) -> bool {
 pub struct Inputs {
     /// `velo.json`'s digest when the lock was found to match it; `None` for `--frozen`.
     pub manifest: Option<String>,
+    /// The digest of the text the lock being installed was read from.
     pub lock: String,
 }
 
-impl Inputs {
-    /// Read the digests now.
-    pub fn read(root: &Path, checked: bool) -> Self {
-        Self {
-            manifest: if checked {
-                Some(digest_file(&root.join(MANIFEST_FILE)).unwrap_or_default())
-            } else {
-                None
-            },
-            lock: digest_file(&root.join(LOCK_FILE)).unwrap_or_default(),
-        }
-    }
+/// The sha256 of `bytes`, as the state records files.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Install `lock` into the project at `root`, recording `inputs` as what it was installed from.
@@ -254,6 +245,7 @@ async fn fetch_trees(
     let jobs = packages.iter().enumerate().map(|(id, package)| async move {
         let request = DownloadRequest {
             id,
+            label: label(package),
             url: package.artifact.url.clone(),
             sha256: package.artifact.sha256.clone(),
             size: package.artifact.size,
@@ -326,21 +318,6 @@ fn is_installed(layout: &Layout, previous: Option<&InstallState>, package: &Want
 
 fn label(package: &Wanted) -> String {
     format!("{} {}", package.name, package.version)
-}
-
-/// The labels and sizes `install` will report downloads under, by id: the packages not
-/// installed yet, in lock order.
-pub fn pending_downloads(root: &Path, lock: &Lock, host: Platform) -> Vec<(String, u64)> {
-    let layout = Layout::new(root);
-    let previous = InstallState::read(&layout.state_path());
-    let Ok(wanted) = install::wanted(lock, host) else {
-        return Vec::new();
-    };
-    wanted
-        .iter()
-        .filter(|package| !is_installed(&layout, previous.as_ref(), package))
-        .map(|package| (label(package), package.artifact.size))
-        .collect()
 }
 
 /// The commands `.velo/bin` provides, from the state of the last sync.

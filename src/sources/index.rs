@@ -9,16 +9,16 @@
 //! in the user cache with their ETag / Last-Modified and revalidated with conditional requests.
 //! A local index is read in place and never cached.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::sync::OnceCell;
 use url::Url;
 
+use super::memo::Memo;
 use super::SourceError;
 use crate::cache::{url_digest, Cache, INDEX_BUCKET};
 use crate::http::{Fetched, HttpClient, Validators};
@@ -189,8 +189,6 @@ struct CacheEntryMeta {
     fresh_until: Option<u64>,
 }
 
-type Cell = Arc<OnceCell<Result<Arc<PackageMeta>, Arc<SourceError>>>>;
-
 /// A velo index. Cheap to clone; clones share fetches.
 #[derive(Clone)]
 pub struct IndexSource {
@@ -207,7 +205,7 @@ struct Inner {
     cache: Cache,
     offline: bool,
     runtime: tokio::runtime::Handle,
-    packages: Mutex<HashMap<String, Cell>>,
+    packages: Memo<SourceError>,
 }
 
 impl IndexSource {
@@ -220,28 +218,16 @@ impl IndexSource {
             cache: cache.clone(),
             offline,
             runtime: tokio::runtime::Handle::current(),
-            packages: Mutex::default(),
+            packages: Memo::default(),
         };
         Self {
             inner: Arc::new(inner),
         }
     }
 
-    fn cell(&self, name: &str) -> Cell {
-        let mut packages = self
-            .inner
-            .packages
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        packages.entry(name.to_string()).or_default().clone()
-    }
-
     /// All versions of `name`, fetched once however many callers ask.
     pub async fn get_async(&self, name: &str) -> Result<Arc<PackageMeta>, Arc<SourceError>> {
-        let cell = self.cell(name);
-        cell.get_or_init(|| async { self.inner.load(name).await.map(Arc::new).map_err(Arc::new) })
-            .await
-            .clone()
+        self.inner.packages.get(name, || self.inner.load(name)).await
     }
 
     /// The blocking form, for the resolver's thread.
@@ -251,7 +237,7 @@ impl IndexSource {
 
     /// Start fetching `name` in the background.
     pub fn prefetch(&self, name: &str) {
-        if self.cell(name).initialized() {
+        if self.inner.packages.is_done(name) {
             return;
         }
         let this = self.clone();

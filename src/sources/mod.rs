@@ -6,6 +6,7 @@
 
 pub mod forge;
 mod index;
+mod memo;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -56,8 +56,10 @@ pub enum DownloadEvent {
     Waiting {
         what: String,
     },
+    /// A download began; `label` names it for people (`jq 1.7.1`).
     Started {
         id: usize,
+        label: String,
         total: u64,
     },
     Progress {
@@ -80,6 +82,8 @@ pub type Reporter = Arc<dyn Fn(DownloadEvent) + Send + Sync>;
 pub struct DownloadRequest {
     /// Identifies the download in [`DownloadEvent`]s.
     pub id: usize,
+    /// What the download is, for people.
+    pub label: String,
     /// An `http(s)://` or `file://` URL, or a path relative to `base_dir`.
     pub url: String,
     pub sha256: String,
@@ -152,6 +156,7 @@ impl Downloader {
 
         (self.reporter)(DownloadEvent::Started {
             id: request.id,
+            label: request.label.clone(),
             total: request.size,
         });
         match self.source(&request.url)? {

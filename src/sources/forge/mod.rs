@@ -11,14 +11,15 @@ mod api;
 pub mod assets;
 mod providers;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
 pub use api::{releases as api_releases, ForgeError};
 pub use providers::{ForgeRepo, Release, ReleaseAsset};
 
+use super::memo::Memo;
 use crate::cache::Cache;
 use crate::http::HttpClient;
 use crate::lock::Artifact;
@@ -36,8 +37,6 @@ pub struct ForgeOptions {
     pub bin: Option<BinSelection>,
 }
 
-type Cell = Arc<OnceCell<Result<Arc<PackageMeta>, Arc<ForgeError>>>>;
-
 /// All forge packages of one project. Cheap to clone; clones share fetches.
 #[derive(Clone)]
 pub struct ForgeSource {
@@ -49,7 +48,7 @@ struct Inner {
     cache: Cache,
     offline: bool,
     runtime: tokio::runtime::Handle,
-    packages: Mutex<HashMap<String, Cell>>,
+    packages: Memo<ForgeError>,
 }
 
 impl ForgeSource {
@@ -60,7 +59,7 @@ impl ForgeSource {
             cache: cache.clone(),
             offline,
             runtime: tokio::runtime::Handle::current(),
-            packages: Mutex::default(),
+            packages: Memo::default(),
         };
         Self {
             inner: Arc::new(inner),
@@ -74,19 +73,15 @@ impl ForgeSource {
         key: &PackageKey,
         options: &ForgeOptions,
     ) -> Result<Arc<PackageMeta>, Arc<ForgeError>> {
-        let cell = {
-            let mut packages = self.inner.packages.lock().unwrap_or_else(|e| e.into_inner());
-            packages.entry(name.to_string()).or_default().clone()
-        };
-        cell.get_or_init(|| async {
-            let repo = ForgeRepo::from_key(key).map_err(Arc::new)?;
-            let releases = api::releases(&self.inner.http, &self.inner.cache, self.inner.offline, &repo)
-                .await
-                .map_err(Arc::new)?;
-            Ok(Arc::new(self.meta(&repo, releases, options)))
-        })
-        .await
-        .clone()
+        self.inner
+            .packages
+            .get(name, || async {
+                let repo = ForgeRepo::from_key(key)?;
+                let releases =
+                    api::releases(&self.inner.http, &self.inner.cache, self.inner.offline, &repo).await?;
+                Ok(self.meta(&repo, releases, options))
+            })
+            .await
     }
 
     pub fn get_blocking(
@@ -172,15 +167,7 @@ impl VersionDetails for ForgeVersion {
 impl ForgeVersion {
     async fn artifacts_async(&self, platforms: &BTreeSet<Platform>) -> Result<Artifacts, String> {
         let mut artifacts = Artifacts::default();
-        let infos: Vec<assets::AssetInfo> = self
-            .release
-            .assets
-            .iter()
-            .map(|a| assets::AssetInfo {
-                name: a.name.clone(),
-                size: a.size,
-            })
-            .collect();
+        let infos = self.release.asset_infos();
         for &platform in platforms {
             let preferences = assets::Preferences {
                 pattern: self.pattern(platform),

@@ -51,6 +51,19 @@ pub struct Release {
     pub assets: Vec<ReleaseAsset>,
 }
 
+impl Release {
+    /// The assets as asset selection sees them.
+    pub fn asset_infos(&self) -> Vec<super::assets::AssetInfo> {
+        self.assets
+            .iter()
+            .map(|a| super::assets::AssetInfo {
+                name: a.name.clone(),
+                size: a.size,
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ReleaseAsset {
     pub name: String,
