@@ -46,6 +46,8 @@ STRACE_N=20   # prompts / enter cycles per strace count
 
 die() { echo "hook.sh: $*" >&2; exit 1; }
 say() { echo "==> $*" >&2; }
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 q() { printf '%q' "$1"; }
 
 command -v hyperfine >/dev/null 2>&1 \
@@ -56,15 +58,7 @@ for t in "$PY" git; do command -v "$t" >/dev/null 2>&1 || die "$t is not on PATH
 (( BASH_VERSINFO[0] >= 5 )) || die "bash 5 or newer is needed (\$EPOCHREALTIME); this is $BASH_VERSION"
 BASH_BIN=$(command -v bash)
 
-if [[ -n "${VELO_BENCH_BIN:-}" ]]; then
-  VELO=$VELO_BENCH_BIN
-else
-  say "cargo build --release"
-  (cd "$repo" && cargo build --release)
-  VELO=$repo/target/release/velo
-fi
-[[ -x "$VELO" ]] || die "no velo binary at $VELO"
-VELO=$(cd "$(dirname "$VELO")" && pwd)/$(basename "$VELO")
+velo_binary
 
 # realpath: the hooks compare $PWD with paths they computed; /tmp may be a symlink.
 work=$(mktemp -d "${TMPDIR:-/tmp}/velo-bench-hook.XXXXXX")
@@ -127,29 +121,7 @@ printf 'export GREETING=hi\nPATH_add .velo/bin\n' >"$P/.envrc"
 # ---------------------------------------------------------------- mise
 MISE=""
 mise_skip() { say "mise: $1; velo and direnv only"; note mise_skipped "$(jstr "$1")"; MISE=""; }
-case "$MISE_WANT" in
-  skip|0|no|"") mise_skip "VELO_BENCH_MISE=$MISE_WANT" ;;
-  npm)
-    say "npm install --prefix $work/npm @jdxcode/mise"
-    if ! command -v npm >/dev/null 2>&1; then
-      mise_skip "npm is not on PATH (apt-get install -y npm), so mise could not be installed"
-    elif npm install --prefix "$work/npm" --no-audit --no-fund --loglevel=error @jdxcode/mise \
-        >"$work/npm.log" 2>&1; then
-      # The package's preinstall links the platform binary to bin/mise; if install scripts
-      # were blocked, use the platform package's binary directly.
-      for m in "$work/npm/node_modules/.bin/mise" \
-               "$work"/npm/node_modules/@jdxcode/mise/node_modules/@jdxcode/mise-*/bin/mise \
-               "$work"/npm/node_modules/@jdxcode/mise-*/bin/mise; do
-        if [[ -x "$m" ]] && "$m" --version >/dev/null 2>&1; then MISE=$m; break; fi
-      done
-      [[ -n "$MISE" ]] || mise_skip "npm installed @jdxcode/mise but no runnable mise binary was found"
-    else
-      mise_skip "npm install @jdxcode/mise failed: $(tail -n 3 "$work/npm.log" | tr '\n' ' ')"
-    fi ;;
-  *)
-    if [[ -x "$MISE_WANT" ]] && "$MISE_WANT" --version >/dev/null 2>&1; then MISE=$MISE_WANT
-    else mise_skip "VELO_BENCH_MISE=$MISE_WANT is not a runnable mise"; fi ;;
-esac
+install_mise
 
 # The same environment as velo.json/.envrc: GREETING=hi and one tool's bin dir on PATH. The tool
 # is hello 1.1.0 (a copy of velo's Cellar tree) linked with `mise link`; the `http:` backend

@@ -32,20 +32,14 @@ PY=${PYTHON:-python3}
 
 die() { echo "lock.sh: $*" >&2; exit 1; }
 say() { echo "==> $*" >&2; }
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 command -v hyperfine >/dev/null 2>&1 \
   || die "hyperfine is not on PATH; install it with: apt-get install -y hyperfine (or: cargo install hyperfine)"
 command -v "$PY" >/dev/null 2>&1 || die "python3 is not on PATH"
 
-if [[ -n "${VELO_BENCH_BIN:-}" ]]; then
-  VELO=$VELO_BENCH_BIN
-else
-  say "cargo build --release"
-  (cd "$repo" && cargo build --release)
-  VELO=$repo/target/release/velo
-fi
-[[ -x "$VELO" ]] || die "no velo binary at $VELO"
-VELO=$(cd "$(dirname "$VELO")" && pwd)/$(basename "$VELO")
+velo_binary
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/velo-bench-lock.XXXXXX")
 server_pid=""

@@ -46,6 +46,8 @@ PY=${PYTHON:-python3}
 
 die() { echo "sync.sh: $*" >&2; exit 1; }
 say() { echo "==> $*" >&2; }
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 q() { printf '%q' "$1"; }
 
@@ -55,15 +57,7 @@ for t in "$PY" curl tar sha256sum gzip mkfifo; do
   command -v "$t" >/dev/null 2>&1 || die "$t is not on PATH"
 done
 
-if [[ -n "${VELO_BENCH_BIN:-}" ]]; then
-  VELO=$VELO_BENCH_BIN
-else
-  say "cargo build --release"
-  (cd "$repo" && cargo build --release)
-  VELO=$repo/target/release/velo
-fi
-[[ -x "$VELO" ]] || die "no velo binary at $VELO"
-VELO=$(cd "$(dirname "$VELO")" && pwd)/$(basename "$VELO")
+velo_binary
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/velo-bench-sync.XXXXXX")
 server_pid=""
@@ -96,27 +90,7 @@ jstr() { "$PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 MISE=""
 mise_skip() { say "mise: $1; the no-op comparison with mise is skipped"; note mise_skipped "$(jstr "$1")"; MISE=""; }
 if want noop; then
-  case "$MISE_WANT" in
-    skip|0|no|"") mise_skip "VELO_BENCH_MISE=$MISE_WANT" ;;
-    npm)
-      say "npm install --prefix $work/npm @jdxcode/mise"
-      if npm install --prefix "$work/npm" --no-audit --no-fund --loglevel=error @jdxcode/mise \
-          >"$work/npm.log" 2>&1; then
-        # The package's preinstall hard-links the platform binary to bin/mise; if install
-        # scripts were blocked, use the platform package's binary directly.
-        for m in "$work/npm/node_modules/.bin/mise" \
-                 "$work"/npm/node_modules/@jdxcode/mise/node_modules/@jdxcode/mise-*/bin/mise \
-                 "$work"/npm/node_modules/@jdxcode/mise-*/bin/mise; do
-          if [[ -x "$m" ]] && "$m" --version >/dev/null 2>&1; then MISE=$m; break; fi
-        done
-        [[ -n "$MISE" ]] || mise_skip "npm installed @jdxcode/mise but no runnable mise binary was found (see $work/npm.log)"
-      else
-        mise_skip "npm install @jdxcode/mise failed: $(tail -n 3 "$work/npm.log" | tr '\n' ' ')"
-      fi ;;
-    *)
-      if [[ -x "$MISE_WANT" ]] && "$MISE_WANT" --version >/dev/null 2>&1; then MISE=$MISE_WANT
-      else mise_skip "VELO_BENCH_MISE=$MISE_WANT is not a runnable mise"; fi ;;
-  esac
+  install_mise
 fi
 
 # mise only sees temp dirs: nothing of the user's setup is read or written.

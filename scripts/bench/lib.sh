@@ -1,0 +1,45 @@
+# Shared by the benchmark scripts (sourced). Callers define `repo`, `work`, `say` and `die`
+# first; `install_mise` also needs `MISE_WANT` and a `mise_skip REASON` of their own.
+
+# Set VELO to an absolute path: `VELO_BENCH_BIN`, or a fresh release build.
+velo_binary() {
+  if [[ -n "${VELO_BENCH_BIN:-}" ]]; then
+    VELO=$VELO_BENCH_BIN
+  else
+    say "cargo build --release"
+    (cd "$repo" && cargo build --release)
+    VELO=$repo/target/release/velo
+  fi
+  [[ -x "$VELO" ]] || die "no velo binary at $VELO"
+  VELO=$(cd "$(dirname "$VELO")" && pwd)/$(basename "$VELO")
+}
+
+# Set MISE to a runnable mise: from npm into $work/npm (MISE_WANT=npm), a given path, or none
+# (calling mise_skip with the reason).
+install_mise() {
+  MISE=""
+  case "$MISE_WANT" in
+    skip|0|no|"") mise_skip "VELO_BENCH_MISE=$MISE_WANT" ;;
+    npm)
+      say "npm install --prefix $work/npm @jdxcode/mise"
+      if ! command -v npm >/dev/null 2>&1; then
+        mise_skip "npm is not on PATH (apt-get install -y npm), so mise could not be installed"
+      elif npm install --prefix "$work/npm" --no-audit --no-fund --loglevel=error @jdxcode/mise \
+          >"$work/npm.log" 2>&1; then
+        # The package's preinstall links the platform binary to bin/mise; if install scripts
+        # were blocked, use the platform package's binary directly.
+        local m
+        for m in "$work/npm/node_modules/.bin/mise" \
+                 "$work"/npm/node_modules/@jdxcode/mise/node_modules/@jdxcode/mise-*/bin/mise \
+                 "$work"/npm/node_modules/@jdxcode/mise-*/bin/mise; do
+          if [[ -x "$m" ]] && "$m" --version >/dev/null 2>&1; then MISE=$m; break; fi
+        done
+        [[ -n "$MISE" ]] || mise_skip "npm installed @jdxcode/mise but no runnable mise binary was found (see $work/npm.log)"
+      else
+        mise_skip "npm install @jdxcode/mise failed: $(tail -n 3 "$work/npm.log" | tr '\n' ' ')"
+      fi ;;
+    *)
+      if [[ -x "$MISE_WANT" ]] && "$MISE_WANT" --version >/dev/null 2>&1; then MISE=$MISE_WANT
+      else mise_skip "VELO_BENCH_MISE=$MISE_WANT is not a runnable mise"; fi ;;
+  esac
+}
