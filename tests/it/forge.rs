@@ -1138,62 +1138,38 @@ fn a_tool_from_every_forge_is_installed() {
     assert_eq!(run_tool(&context, "ctool", &["--version"]), "ctool 4.0.0");
 }
 
-#[test]
-fn two_repositories_with_the_same_name_are_installed_side_by_side() {
-    let forge = ForgeServer::github()
-        .release(
-            "acme",
-            "tool",
-            "1.0.0",
-            &single_command("tool", "1.0.0", "acme-tool"),
-        )
-        .release(
-            "other",
-            "tool",
-            "1.0.0",
-            &single_command("tool", "1.0.0", "other-tool"),
-        )
-        .start();
+/// Two GitHub repositories, `(owner, repo, command)` each, locked and synced into one project:
+/// both commands work.
+fn installs_side_by_side(first: (&str, &str, &str), second: (&str, &str, &str)) {
+    let mut forge = ForgeServer::github();
+    for (owner, repo, command) in [first, second] {
+        forge = forge.release(owner, repo, "1.0.0", &single_command(repo, "1.0.0", command));
+    }
+    let forge = forge.start();
     let context = project("VELO_GITHUB_API_URL", &forge);
+    let key = |(owner, repo, _): (&str, &str, &str)| format!("github:{owner}/{repo}");
     context.write_manifest(&manifest(
         &["linux-x86_64"],
-        json!({ "github:acme/tool": "*", "github:other/tool": "*" }),
+        json!({ key(first): "*", key(second): "*" }),
     ));
     assert_success(&run(&context, &["lock"]));
-    let output = run(&context, &["sync"]);
-    assert_success(&output);
-    assert_eq!(run_tool(&context, "acme-tool", &["--version"]), "acme-tool 1.0.0");
-    assert_eq!(
-        run_tool(&context, "other-tool", &["--version"]),
-        "other-tool 1.0.0"
-    );
+    assert_success(&run(&context, &["sync"]));
+    for (_, _, command) in [first, second] {
+        assert_eq!(
+            run_tool(&context, command, &["--version"]),
+            format!("{command} 1.0.0")
+        );
+    }
+}
+
+#[test]
+fn two_repositories_with_the_same_name_are_installed_side_by_side() {
+    installs_side_by_side(("acme", "tool", "acme-tool"), ("other", "tool", "other-tool"));
 }
 
 #[test]
 fn keys_that_differ_only_in_where_the_slash_is_do_not_collide() {
-    let forge = ForgeServer::github()
-        .release(
-            "acme",
-            "foo-tool",
-            "1.0.0",
-            &single_command("foo-tool", "1.0.0", "one"),
-        )
-        .release(
-            "acme-foo",
-            "tool",
-            "1.0.0",
-            &single_command("tool", "1.0.0", "two"),
-        )
-        .start();
-    let context = project("VELO_GITHUB_API_URL", &forge);
-    context.write_manifest(&manifest(
-        &["linux-x86_64"],
-        json!({ "github:acme/foo-tool": "*", "github:acme-foo/tool": "*" }),
-    ));
-    assert_success(&run(&context, &["lock"]));
-    assert_success(&run(&context, &["sync"]));
-    assert_eq!(run_tool(&context, "one", &["--version"]), "one 1.0.0");
-    assert_eq!(run_tool(&context, "two", &["--version"]), "two 1.0.0");
+    installs_side_by_side(("acme", "foo-tool", "one"), ("acme-foo", "tool", "two"));
 }
 
 #[test]
