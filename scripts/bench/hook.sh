@@ -87,16 +87,6 @@ mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$XDG_STA
 BASE_PATH=$PATH
 
 echo '{}' >"$work/info.json"
-note() { # KEY VALUE(JSON): record a fact for the summary
-  "$PY" - "$work/info.json" "$@" <<'EOF'
-import json, sys
-path, key, value = sys.argv[1:]
-d = json.load(open(path))
-d[key] = json.loads(value)
-json.dump(d, open(path, "w"), indent=1)
-EOF
-}
-jstr() { "$PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 
 # ---------------------------------------------------------------- project (velo)
 ex=$work/ex

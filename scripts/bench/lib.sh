@@ -1,5 +1,19 @@
-# Shared by the benchmark scripts (sourced). Callers define `repo`, `work`, `say` and `die`
+# Shared by the benchmark scripts (sourced). Callers define `repo`, `work`, `PY`, `say` and `die`
 # first; `install_mise` also needs `MISE_WANT` and a `mise_skip REASON` of their own.
+
+# note KEY VALUE(JSON): record a fact for the summary in $work/info.json (which must exist).
+note() {
+  "$PY" - "$work/info.json" "$@" <<'PYTHON'
+import json, sys
+path, key, value = sys.argv[1:]
+d = json.load(open(path))
+d[key] = json.loads(value)
+json.dump(d, open(path, "w"), indent=1)
+PYTHON
+}
+
+# jstr TEXT: TEXT as a JSON string.
+jstr() { "$PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 
 # Set VELO to an absolute path: `VELO_BENCH_BIN`, or a fresh release build.
 velo_binary() {

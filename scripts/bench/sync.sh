@@ -75,16 +75,6 @@ export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost NO_COLOR=1
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
 echo '{}' >"$work/info.json"
-note() { # KEY VALUE(JSON): record a fact for the summary
-  "$PY" - "$work/info.json" "$@" <<'EOF'
-import json, sys
-path, key, value = sys.argv[1:]
-d = json.load(open(path))
-d[key] = json.loads(value)
-json.dump(d, open(path, "w"), indent=1)
-EOF
-}
-jstr() { "$PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 
 # ---------------------------------------------------------------- mise (the no-op peer)
 MISE=""
