@@ -14,6 +14,7 @@
 //! | [`install`] | the project's `.velo/`: Cellar, generations of `bin/` and `opt/`, state |
 //! | [`shell`] | activation hooks for bash, zsh and fish (`templates/hook.*`) and their stamps |
 //! | [`config`] | the user's `config.toml` |
+//! | [`run`] | `velo run`: workspaces, the task graph, task keys, the local task cache (`tasks-v1/`) |
 //! | [`ops`] | what commands do, as library functions |
 //! | [`cli`] | argument parsing and all printing |
 
@@ -30,6 +31,7 @@ pub mod manifest;
 pub mod ops;
 pub mod platform;
 pub mod resolve;
+pub mod run;
 pub mod settings;
 pub mod shell;
 pub mod sources;

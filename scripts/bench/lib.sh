@@ -1,5 +1,6 @@
 # Shared by the benchmark scripts (sourced). Callers define `repo`, `work`, `PY`, `say` and `die`
-# first; `install_mise` also needs `MISE_WANT` and a `mise_skip REASON` of their own.
+# first; `install_mise` also needs `MISE_WANT` and a `mise_skip REASON` of their own,
+# `install_turbo` `TURBO_WANT` and a `turbo_skip REASON`.
 
 # note KEY VALUE(JSON): record a fact for the summary in $work/info.json (which must exist).
 note() {
@@ -55,5 +56,40 @@ install_mise() {
     *)
       if [[ -x "$MISE_WANT" ]] && "$MISE_WANT" --version >/dev/null 2>&1; then MISE=$MISE_WANT
       else mise_skip "VELO_BENCH_MISE=$MISE_WANT is not a runnable mise"; fi ;;
+  esac
+}
+
+# Set TURBO to a runnable native turbo binary and TURBO_SHIM to npm's `.bin/turbo` (the node
+# script that a global or `npx` turbo runs, which starts the native binary): from npm into
+# $work/npm (TURBO_WANT=npm: npm package `turbo`, 2.x), a given path (TURBO_SHIM stays empty),
+# or none (calling turbo_skip with the reason). Needs TURBO_WANT and a `turbo_skip REASON`.
+install_turbo() {
+  TURBO="" TURBO_SHIM=""
+  case "$TURBO_WANT" in
+    skip|0|no|"") turbo_skip "VELO_BENCH_TURBO=$TURBO_WANT" ;;
+    npm)
+      say "npm install --prefix $work/npm turbo@2"
+      if ! command -v npm >/dev/null 2>&1; then
+        turbo_skip "npm is not on PATH (apt-get install -y npm), so turbo could not be installed"
+      elif npm install --prefix "$work/npm" --no-audit --no-fund --loglevel=error 'turbo@2' \
+          >"$work/npm-turbo.log" 2>&1; then
+        # The platform binary comes in an optional dependency (@turbo/linux-64, ...).
+        local t
+        for t in "$work"/npm/node_modules/@turbo/*/bin/turbo \
+                 "$work"/npm/node_modules/turbo/node_modules/@turbo/*/bin/turbo; do
+          if [[ -x "$t" ]] && "$t" --version >/dev/null 2>&1; then TURBO=$t; break; fi
+        done
+        t=$work/npm/node_modules/.bin/turbo
+        if [[ -x "$t" ]] && "$t" --version >/dev/null 2>&1; then
+          TURBO_SHIM=$t
+          [[ -n "$TURBO" ]] || TURBO=$t
+        fi
+        [[ -n "$TURBO" ]] || turbo_skip "npm installed turbo but no runnable turbo binary was found (see $work/npm-turbo.log)"
+      else
+        turbo_skip "npm install turbo@2 failed: $(tail -n 3 "$work/npm-turbo.log" | tr '\n' ' ')"
+      fi ;;
+    *)
+      if [[ -x "$TURBO_WANT" ]] && "$TURBO_WANT" --version >/dev/null 2>&1; then TURBO=$TURBO_WANT
+      else turbo_skip "VELO_BENCH_TURBO=$TURBO_WANT is not a runnable turbo"; fi ;;
   esac
 }

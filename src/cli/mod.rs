@@ -16,6 +16,7 @@ mod outdated;
 mod printer;
 mod progress;
 mod remove;
+mod run;
 mod shell;
 mod sync;
 mod tree;
@@ -105,6 +106,8 @@ enum Command {
     Outdated(outdated::OutdatedArgs),
     /// Show a forge package's release and the asset velo picks for each platform.
     Info(info::InfoArgs),
+    /// Run tasks and what they depend on, replaying cached results.
+    Run(run::RunArgs),
     /// Inspect and manage the cache.
     #[command(subcommand)]
     Cache(cache::CacheCommand),
@@ -174,6 +177,7 @@ async fn run(command: Command, context: &Context) -> Result<ExitCode, Error> {
         Command::HookEnv(args) => hook_env::run(args, context).await,
         Command::Which(args) => which::run(args, context),
         Command::List(args) => list::run(args, context),
+        Command::Run(args) => run::run(args, context).await,
         Command::Cache(command) => cache::run(command, context),
         Command::Tree(args) => tree::run(args, context).await,
         Command::Outdated(args) => outdated::run(args, context).await,

@@ -48,6 +48,11 @@ impl Printer {
         }
     }
 
+    /// An error line for a failure that is reported, not returned (a task that failed).
+    pub fn failure(&self, message: impl std::fmt::Display) {
+        anstream::eprintln!("{RED}error{RED:#}: {message}");
+    }
+
     pub fn warn(&self, message: impl std::fmt::Display) {
         anstream::eprintln!("{YELLOW}warning{YELLOW:#}: {message}");
     }

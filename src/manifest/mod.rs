@@ -187,9 +187,14 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Workspace {
+    /// In a workspace root: globs of member directories.
+    #[serde(default)]
     pub members: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// In a member: the other members it depends on, by name or by path from the root.
+    #[serde(default)]
+    pub dependencies: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -13,10 +13,23 @@ pub fn project_env(
     manifest: &Manifest,
     current: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
+    let bin = crate::ops::sync::bin_dir(root);
+    env_layer(root, &manifest.env, current, Some(&bin))
+}
+
+/// The variables `env` (from the `velo.json` in `dir`) sets over `current`, with `bin` first on
+/// `PATH` when given.
+pub fn env_layer(
+    dir: &Path,
+    env: &BTreeMap<String, EnvValue>,
+    current: &BTreeMap<String, String>,
+    bin: Option<&Path>,
+) -> BTreeMap<String, String> {
+    let root = dir;
     let separator = if cfg!(windows) { ";" } else { ":" };
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
-    let mut path_front = vec![crate::ops::sync::bin_dir(root).to_string_lossy().into_owned()];
-    for (name, value) in &manifest.env {
+    let mut path_front: Vec<String> = bin.iter().map(|b| b.to_string_lossy().into_owned()).collect();
+    for (name, value) in env {
         match value {
             EnvValue::Value(text) => {
                 vars.insert(name.clone(), expand(text, current));

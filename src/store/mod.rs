@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 pub use download::{DownloadError, DownloadEvent, Downloader};
 pub use extract::{ArchiveFormat, ExtractError, ExtractOptions};
-pub use link::{LinkMode, Linker};
+pub use link::{symlink, LinkMode, Linker};
 
 use crate::cache::Cache;
 

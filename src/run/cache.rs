@@ -1,0 +1,143 @@
+//! The local task cache: `<cache>/tasks-v1/<key>/` holding `artifact.tar.zst` and
+//! `artifact.json` (the artifact's blake3 and size).
+//!
+//! An entry is built in a hidden staging directory beside the others and renamed into place,
+//! so readers see a whole entry or none; when two runs store the same key, the first rename
+//! wins and the second drops its copy. A hit sets the entry's modification time, which is what
+//! `velo cache prune --max-size` evicts by.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::artifact::{self, ArtifactError, ArtifactMeta, Written};
+use super::glob::Found;
+
+pub const TASKS_BUCKET: &str = "tasks-v1";
+const ARTIFACT: &str = "artifact.tar.zst";
+const SIDECAR: &str = "artifact.json";
+
+#[derive(Debug, Clone)]
+pub struct TaskCache {
+    dir: PathBuf,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Sidecar {
+    blake3: String,
+    size: u64,
+}
+
+/// The result of looking a key up.
+#[derive(Debug)]
+pub enum Lookup {
+    Hit(PathBuf),
+    Miss,
+    /// The entry exists but does not match its recorded digest (it has been removed).
+    Corrupt(String),
+}
+
+impl TaskCache {
+    pub fn new(cache: &crate::cache::Cache) -> std::io::Result<Self> {
+        Ok(Self {
+            dir: cache.bucket(TASKS_BUCKET)?,
+        })
+    }
+
+    fn entry(&self, key: &str) -> PathBuf {
+        self.dir.join(key)
+    }
+
+    /// Whether an entry exists, without verifying it (for `--dry-run`).
+    pub fn contains(&self, key: &str) -> bool {
+        self.entry(key).join(SIDECAR).is_file()
+    }
+
+    /// Find `key` and verify the artifact against its digest; a damaged entry is deleted.
+    pub fn lookup(&self, key: &str) -> Lookup {
+        let entry = self.entry(key);
+        let sidecar = match std::fs::read(entry.join(SIDECAR)) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !entry.exists() => return Lookup::Miss,
+            Err(err) => return self.discard(&entry, format!("cannot read its digest: {err}")),
+        };
+        let Ok(sidecar) = serde_json::from_slice::<Sidecar>(&sidecar) else {
+            return self.discard(&entry, "its digest file is damaged".to_string());
+        };
+        let artifact = entry.join(ARTIFACT);
+        match artifact::digest_file(&artifact) {
+            Ok((blake3, size)) if blake3 == sidecar.blake3 && size == sidecar.size => {
+                if let Ok(handle) = std::fs::File::open(&entry) {
+                    let _ = handle.set_modified(SystemTime::now());
+                }
+                Lookup::Hit(artifact)
+            }
+            Ok((blake3, size)) => self.discard(
+                &entry,
+                format!(
+                    "its artifact has blake3 {blake3} ({size} bytes), expected {} ({} bytes)",
+                    sidecar.blake3, sidecar.size
+                ),
+            ),
+            // Removed by a concurrent prune between the two reads.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !entry.exists() => Lookup::Miss,
+            Err(err) => self.discard(&entry, format!("cannot read its artifact: {err}")),
+        }
+    }
+
+    /// Remove a damaged entry, reporting why.
+    pub fn discard(&self, entry: &Path, reason: String) -> Lookup {
+        let _ = crate::fs::remove_any(entry);
+        Lookup::Corrupt(reason)
+    }
+
+    pub fn remove(&self, key: &str) {
+        let _ = crate::fs::remove_any(&self.entry(key));
+    }
+
+    /// Archive `outputs` and `log` under `key`. Returns the artifact's path and digest (the
+    /// stored copy, whether this call or a concurrent one stored it).
+    pub fn store(
+        &self,
+        key: &str,
+        member_dir: &Path,
+        root: &Path,
+        outputs: &[Found],
+        log: &[u8],
+        meta: &ArtifactMeta,
+    ) -> Result<(PathBuf, Written), ArtifactError> {
+        let staging = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempdir_in(&self.dir)
+            .map_err(|source| ArtifactError::Io {
+                path: self.dir.clone(),
+                source,
+            })?;
+        let written = artifact::create(
+            &staging.path().join(ARTIFACT),
+            member_dir,
+            root,
+            outputs,
+            log,
+            meta,
+        )?;
+        let sidecar = serde_json::to_vec(&Sidecar {
+            blake3: written.blake3.clone(),
+            size: written.size,
+        })
+        .expect("a sidecar always serializes");
+        let sidecar_path = staging.path().join(SIDECAR);
+        std::fs::write(&sidecar_path, sidecar).map_err(|source| ArtifactError::Io {
+            path: sidecar_path,
+            source,
+        })?;
+        let entry = self.entry(key);
+        let staged = staging.keep();
+        if std::fs::rename(&staged, &entry).is_err() {
+            // Another run stored this key first; its entry is as good as ours.
+            let _ = std::fs::remove_dir_all(&staged);
+        }
+        Ok((entry.join(ARTIFACT), written))
+    }
+}

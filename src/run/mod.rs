@@ -1,0 +1,832 @@
+//! `velo run`: the task graph of a project or workspace, run in parallel, with results cached by
+//! key and replayed.
+//!
+//! [`Plan::new`] finds the workspace ([`workspace`]), builds the graph ([`graph`]) and checks every
+//! task's globs and directory before anything runs. [`Plan::execute`] walks the graph: for each
+//! task whose dependencies have finished it hashes the inputs ([`key`]), restores and replays a
+//! cached result ([`cache`], [`artifact`]) or runs the command ([`process`]) and stores what it
+//! produced.
+
+pub mod artifact;
+pub mod cache;
+pub mod glob;
+pub mod graph;
+pub mod key;
+pub mod process;
+pub mod workspace;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use self::artifact::{ArtifactMeta, ARTIFACT_FORMAT};
+use self::cache::{Lookup, TaskCache};
+use self::glob::{Globs, Kind, Walk};
+use self::graph::Graph;
+use self::key::{InputsDigest, KeyInput};
+use self::process::{Children, Echo};
+use self::workspace::Workspace;
+use crate::error::Error;
+use crate::manifest::{EnvValue, MANIFEST_FILE};
+
+/// Threads for walking and hashing: the number of cores.
+pub fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub tasks: Vec<String>,
+    /// Member names, paths or globs over them; empty for the default scope.
+    pub filter: Vec<String>,
+    pub force: bool,
+    pub dry_run: bool,
+    /// Keep running the tasks that do not depend on a failed one.
+    pub keep_going: bool,
+    pub concurrency: usize,
+    /// Print task output (off with `--quiet`; it is captured either way).
+    pub echo: bool,
+}
+
+/// Everything known before the first task starts.
+pub struct Plan {
+    pub workspace: Workspace,
+    pub graph: Graph,
+    tasks: Vec<Prepared>,
+    platform: String,
+    tools: BTreeMap<String, String>,
+}
+
+/// A task's fixed parts: checked globs, directory and environment.
+struct Prepared {
+    inputs: Globs,
+    outputs: Globs,
+    walk: Walk,
+    cwd: PathBuf,
+    env: BTreeMap<String, String>,
+    project_env: BTreeMap<String, serde_json::Value>,
+}
+
+/// What happened to one task.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// `--dry-run`: what would happen.
+    Planned {
+        key: String,
+        inputs: usize,
+        cache: CacheStatus,
+    },
+    Cached {
+        key: String,
+        saved_ms: u64,
+    },
+    Ran {
+        key: String,
+        duration_ms: u64,
+    },
+    Failed {
+        key: Option<String>,
+        reason: String,
+    },
+    /// Not run because a task it depends on failed.
+    Skipped {
+        because: String,
+    },
+    /// Not started: the run stopped first (after a failure or Ctrl-C).
+    NotRun,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheStatus {
+    Hit,
+    Miss,
+    Disabled,
+}
+
+/// Progress reported while running, for the command line to print.
+#[derive(Debug)]
+pub enum Event<'a> {
+    CacheHit {
+        label: &'a str,
+        key: &'a str,
+    },
+    Running {
+        label: &'a str,
+        key: &'a str,
+        cached: bool,
+    },
+    Failed {
+        label: &'a str,
+        reason: &'a str,
+    },
+    Warning(String),
+    Interrupted,
+}
+
+pub type Reporter = Arc<dyn Fn(Event<'_>) + Send + Sync>;
+
+/// The result of a run, in graph order.
+#[derive(Debug)]
+pub struct Report {
+    pub outcomes: Vec<(String, Outcome)>,
+    pub interrupted: bool,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    pub fn failed(&self) -> Vec<&str> {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Failed { .. }))
+            .map(|(label, _)| label.as_str())
+            .collect()
+    }
+}
+
+impl Plan {
+    /// Pick the members in scope (from where `velo run` started, `here`) and build the graph.
+    pub fn new(
+        workspace: Workspace,
+        here: usize,
+        options: &RunOptions,
+        platform: String,
+    ) -> Result<Self, Error> {
+        let scope = scope(&workspace, here, &options.filter)?;
+        let graph = Graph::build(&workspace, &scope, &options.tasks)?;
+        let tools = locked_tools(&workspace.root, &platform)?;
+        let current = crate::ops::env::current_env();
+        let mut base = current.clone();
+        base.extend(crate::ops::env::project_env(
+            &workspace.root,
+            &workspace.members[0].manifest,
+            &current,
+        ));
+        let tasks = graph
+            .nodes
+            .iter()
+            .map(|node| prepare(&workspace, node, &base))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            workspace,
+            graph,
+            tasks,
+            platform,
+            tools,
+        })
+    }
+
+    /// Run the graph (or, with `dry_run`, compute every key and look it up).
+    pub async fn execute(self, options: &RunOptions, cache: TaskCache, report: Reporter) -> Report {
+        let start = Instant::now();
+        let plan = Arc::new(self);
+        let shared = Arc::new(Shared {
+            cache,
+            children: Arc::new(Children::default()),
+            options: options.clone(),
+            report,
+        });
+        let nodes = &plan.graph.nodes;
+        let position: BTreeMap<usize, usize> = plan
+            .graph
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (n, i))
+            .collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+        for (id, node) in nodes.iter().enumerate() {
+            for &dependency in &node.dependencies {
+                dependents[dependency].push(id);
+            }
+        }
+        let mut waiting: Vec<usize> = nodes.iter().map(|n| n.dependencies.len()).collect();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; nodes.len()];
+        // Ready tasks by their place in the order, so runs start tasks in the same order.
+        let mut ready: BTreeSet<usize> = (0..nodes.len())
+            .filter(|&n| waiting[n] == 0)
+            .map(|n| position[&n])
+            .collect();
+        let mut running: JoinSet<(usize, Outcome)> = JoinSet::new();
+        let concurrency = options.concurrency.max(1);
+        let mut stopping = false;
+        let mut interrupted = false;
+        let mut signals = Signals::new();
+        loop {
+            while !stopping && running.len() < concurrency {
+                let Some(next) = ready.pop_first() else { break };
+                let id = plan.graph.order[next];
+                let failed_dependency = nodes[id].dependencies.iter().find(|&&d| {
+                    matches!(
+                        outcomes[d],
+                        Some(Outcome::Failed { .. } | Outcome::Skipped { .. })
+                    )
+                });
+                if let Some(&dependency) = failed_dependency {
+                    outcomes[id] = Some(Outcome::Skipped {
+                        because: nodes[dependency].label.clone(),
+                    });
+                    release(id, &dependents, &mut waiting, &mut ready, &position);
+                    continue;
+                }
+                let dependency_keys: BTreeMap<String, String> = nodes[id]
+                    .dependencies
+                    .iter()
+                    .filter_map(|&d| {
+                        Some((
+                            nodes[d].label.clone(),
+                            outcome_key(outcomes[d].as_ref()?)?.to_string(),
+                        ))
+                    })
+                    .collect();
+                let plan = plan.clone();
+                let shared = shared.clone();
+                running.spawn(async move {
+                    let outcome = run_task(&plan, &shared, id, dependency_keys).await;
+                    (id, outcome)
+                });
+            }
+            if running.is_empty() {
+                break;
+            }
+            tokio::select! {
+                joined = running.join_next() => {
+                    let Some(joined) = joined else { continue };
+                    let (id, outcome) = match joined {
+                        Ok(done) => done,
+                        Err(err) => {
+                            // A panicking task is a bug; report it as that task's failure.
+                            (usize::MAX, Outcome::Failed { key: None, reason: format!("internal error: {err}") })
+                        }
+                    };
+                    if id == usize::MAX {
+                        stopping = true;
+                        continue;
+                    }
+                    if matches!(outcome, Outcome::Failed { .. }) && !options.keep_going {
+                        stopping = true;
+                    }
+                    outcomes[id] = Some(outcome);
+                    release(id, &dependents, &mut waiting, &mut ready, &position);
+                }
+                _ = signals.next() => {
+                    if interrupted {
+                        shared.children.signal(KILL);
+                    } else {
+                        interrupted = true;
+                        stopping = true;
+                        (shared.report)(Event::Interrupted);
+                        shared.children.signal(INTERRUPT);
+                    }
+                }
+            }
+        }
+        let outcomes = plan
+            .graph
+            .order
+            .iter()
+            .map(|&id| {
+                (
+                    nodes[id].label.clone(),
+                    outcomes[id].clone().unwrap_or(Outcome::NotRun),
+                )
+            })
+            .collect();
+        Report {
+            outcomes,
+            interrupted,
+            elapsed: start.elapsed(),
+        }
+    }
+}
+
+fn release(
+    id: usize,
+    dependents: &[Vec<usize>],
+    waiting: &mut [usize],
+    ready: &mut BTreeSet<usize>,
+    position: &BTreeMap<usize, usize>,
+) {
+    for &dependent in &dependents[id] {
+        waiting[dependent] -= 1;
+        if waiting[dependent] == 0 {
+            ready.insert(position[&dependent]);
+        }
+    }
+}
+
+fn outcome_key(outcome: &Outcome) -> Option<&str> {
+    match outcome {
+        Outcome::Planned { key, .. } | Outcome::Cached { key, .. } | Outcome::Ran { key, .. } => Some(key),
+        _ => None,
+    }
+}
+
+struct Shared {
+    cache: TaskCache,
+    children: Arc<Children>,
+    options: RunOptions,
+    report: Reporter,
+}
+
+/// Key, then cache, then command, for one task.
+async fn run_task(
+    plan: &Arc<Plan>,
+    shared: &Arc<Shared>,
+    id: usize,
+    dependency_keys: BTreeMap<String, String>,
+) -> Outcome {
+    let node = &plan.graph.nodes[id];
+    let label = node.label.as_str();
+    let hashing = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || {
+            let node = &plan.graph.nodes[id];
+            let task = &plan.tasks[id];
+            let dir = &plan.workspace.members[node.member].dir;
+            key::hash_inputs(dir, &task.inputs, &task.outputs, &task.walk)
+        })
+    };
+    let inputs = match hashing.await {
+        Ok(Ok(inputs)) => inputs,
+        Ok(Err(err)) => {
+            return Outcome::Failed {
+                key: None,
+                reason: err.to_string(),
+            }
+        }
+        Err(err) => {
+            return Outcome::Failed {
+                key: None,
+                reason: format!("internal error: {err}"),
+            }
+        }
+    };
+    let key = plan.key(id, &inputs, &dependency_keys);
+    let cacheable = node.task.cache;
+    if shared.options.dry_run {
+        let cache = if !cacheable {
+            CacheStatus::Disabled
+        } else if shared.cache.contains(&key) {
+            CacheStatus::Hit
+        } else {
+            CacheStatus::Miss
+        };
+        return Outcome::Planned {
+            key,
+            inputs: inputs.files,
+            cache,
+        };
+    }
+    let echo = Echo::new(label, shared.options.echo);
+    if cacheable && !shared.options.force {
+        let restored = {
+            let plan = plan.clone();
+            let shared = shared.clone();
+            let key = key.clone();
+            tokio::task::spawn_blocking(move || plan.restore(&shared.cache, id, &key)).await
+        };
+        match restored {
+            Ok(Ok(Some(restored))) => {
+                (shared.report)(Event::CacheHit { label, key: &key });
+                echo.replay(&restored.log);
+                return Outcome::Cached {
+                    key,
+                    saved_ms: restored.meta.duration_ms,
+                };
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(warning)) => {
+                (shared.report)(Event::Warning(format!("{label}: {warning}; running the task")))
+            }
+            Err(err) => (shared.report)(Event::Warning(format!("{label}: internal error: {err}"))),
+        }
+    }
+    (shared.report)(Event::Running {
+        label,
+        key: &key,
+        cached: cacheable,
+    });
+    let task = &plan.tasks[id];
+    let started = Instant::now();
+    let result = process::run(&node.task.command, &task.cwd, &task.env, echo, &shared.children).await;
+    let duration = started.elapsed();
+    let (status, log) = match result {
+        Ok(done) => done,
+        Err(err) => {
+            let reason = format!("failed to start `sh` in `{}`: {err}", task.cwd.display());
+            (shared.report)(Event::Failed {
+                label,
+                reason: &reason,
+            });
+            return Outcome::Failed {
+                key: Some(key),
+                reason,
+            };
+        }
+    };
+    if !status.success() {
+        let reason = describe_exit(status);
+        (shared.report)(Event::Failed {
+            label,
+            reason: &reason,
+        });
+        return Outcome::Failed {
+            key: Some(key),
+            reason,
+        };
+    }
+    if cacheable {
+        let stored = {
+            let plan = plan.clone();
+            let shared = shared.clone();
+            let key = key.clone();
+            let duration_ms = duration.as_millis() as u64;
+            tokio::task::spawn_blocking(move || plan.store(&shared.cache, id, &key, &log, duration_ms)).await
+        };
+        match stored {
+            Ok(Ok(warnings)) => {
+                for warning in warnings {
+                    (shared.report)(Event::Warning(format!("{label}: {warning}")));
+                }
+            }
+            Ok(Err(StoreFailure::Outputs(reason))) => {
+                (shared.report)(Event::Failed {
+                    label,
+                    reason: &reason,
+                });
+                return Outcome::Failed {
+                    key: Some(key),
+                    reason,
+                };
+            }
+            Ok(Err(StoreFailure::Cache(warning))) => {
+                (shared.report)(Event::Warning(format!(
+                    "{label}: could not cache the result: {warning}"
+                )));
+            }
+            Err(err) => (shared.report)(Event::Warning(format!("{label}: internal error: {err}"))),
+        }
+    }
+    Outcome::Ran {
+        key,
+        duration_ms: duration.as_millis() as u64,
+    }
+}
+
+enum StoreFailure {
+    /// The outputs themselves are wrong (a symlink out of the project): the task fails.
+    Outputs(String),
+    /// The cache could not take them: a warning.
+    Cache(String),
+}
+
+impl Plan {
+    fn key(&self, id: usize, inputs: &InputsDigest, dependency_keys: &BTreeMap<String, String>) -> String {
+        let node = &self.graph.nodes[id];
+        let task = &self.tasks[id];
+        let member = &self.workspace.members[node.member];
+        KeyInput {
+            format: key::KEY_FORMAT,
+            platform: &self.platform,
+            member: &member.relative,
+            task: &node.name,
+            command: &node.task.command,
+            cwd: node.task.cwd.as_deref(),
+            outputs: &node.task.outputs,
+            inputs: inputs.clone(),
+            env: node
+                .task
+                .env
+                .iter()
+                .map(|name| (name.as_str(), task.env.get(name).map(String::as_str)))
+                .collect(),
+            project_env: task
+                .project_env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect(),
+            tools: &self.tools,
+            dependencies: dependency_keys
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+        }
+        .digest()
+    }
+
+    /// Restore a cached result: `Ok(None)` on a miss, `Err` with a warning when an entry was
+    /// there but could not be used.
+    fn restore(&self, cache: &TaskCache, id: usize, key: &str) -> Result<Option<artifact::Restored>, String> {
+        let artifact = match cache.lookup(key) {
+            Lookup::Hit(artifact) => artifact,
+            Lookup::Miss => return Ok(None),
+            Lookup::Corrupt(reason) => {
+                return Err(format!(
+                    "the cached result was corrupt ({reason}) and has been discarded"
+                ))
+            }
+        };
+        let node = &self.graph.nodes[id];
+        let task = &self.tasks[id];
+        let dir = &self.workspace.members[node.member].dir;
+        // Outputs from an earlier run that the cached result may not contain.
+        for found in task.outputs.walk(dir, &output_walk(&task.walk)) {
+            if found.kind != Kind::Dir {
+                let _ = crate::fs::remove_any(&found.path);
+            }
+        }
+        match artifact::restore(&artifact, dir, &self.workspace.root) {
+            Ok(restored) if restored.meta.key == key => Ok(Some(restored)),
+            Ok(_) => {
+                cache.remove(key);
+                Err("the cached result belongs to another key and has been discarded".to_string())
+            }
+            Err(err) => {
+                cache.remove(key);
+                Err(format!(
+                    "the cached result could not be restored ({err}) and has been discarded"
+                ))
+            }
+        }
+    }
+
+    /// Archive a successful task's outputs and log. Returns warnings.
+    fn store(
+        &self,
+        cache: &TaskCache,
+        id: usize,
+        key: &str,
+        log: &[u8],
+        duration_ms: u64,
+    ) -> Result<Vec<String>, StoreFailure> {
+        let node = &self.graph.nodes[id];
+        let task = &self.tasks[id];
+        let dir = &self.workspace.members[node.member].dir;
+        let outputs = task.outputs.walk(dir, &output_walk(&task.walk));
+        let mut warnings = Vec::new();
+        if !node.task.outputs.is_empty() && outputs.iter().all(|f| f.kind == Kind::Dir) {
+            warnings.push(format!(
+                "no files matched the outputs ({}); only the log was cached",
+                node.task
+                    .outputs
+                    .iter()
+                    .map(|o| format!("`{o}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let meta = ArtifactMeta {
+            format: ARTIFACT_FORMAT.to_string(),
+            key: key.to_string(),
+            task: node.label.clone(),
+            duration_ms,
+            created: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        };
+        match cache.store(key, dir, &self.workspace.root, &outputs, log, &meta) {
+            Ok(_) => Ok(warnings),
+            Err(err @ artifact::ArtifactError::SymlinkEscapes { .. }) => {
+                Err(StoreFailure::Outputs(err.to_string()))
+            }
+            Err(err) => Err(StoreFailure::Cache(error_chain(&err))),
+        }
+    }
+}
+
+/// Outputs are found whether or not they are ignored (build output usually is).
+fn output_walk(inputs: &Walk) -> Walk {
+    Walk {
+        gitignore: false,
+        dirs: true,
+        skip: inputs.skip.clone(),
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exited with code {code}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return format!("was killed by signal {signal}");
+        }
+    }
+    "failed".to_string()
+}
+
+/// The members a run covers: those matching `--filter`, else the member `velo run` was started
+/// in, else (at the root) all of them.
+fn scope(workspace: &Workspace, here: usize, filter: &[String]) -> Result<Vec<usize>, Error> {
+    if filter.is_empty() {
+        if here != 0 || !workspace.is_workspace {
+            return Ok(vec![here]);
+        }
+        return Ok((0..workspace.members.len()).collect());
+    }
+    let mut scope = BTreeSet::new();
+    for pattern in filter {
+        let trimmed = pattern.trim_start_matches("./").trim_end_matches('/');
+        let glob = globset::Glob::new(trimmed)
+            .map_err(|err| Error::usage(format!("invalid `--filter {pattern}`: {err}"), None))?
+            .compile_matcher();
+        let matched: Vec<usize> = workspace
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                m.name == trimmed
+                    || m.relative == trimmed
+                    || glob.is_match(&m.name)
+                    || glob.is_match(&m.relative)
+            })
+            .map(|(index, _)| index)
+            .collect();
+        if matched.is_empty() {
+            let names = workspace.members.iter().map(|m| m.name.as_str());
+            let hint = match crate::suggest::closest(trimmed, names) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => format!(
+                    "the members are: {}",
+                    workspace
+                        .members
+                        .iter()
+                        .map(|m| format!("`{}`", m.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            return Err(Error::usage(
+                format!("`--filter {pattern}` matches no workspace member"),
+                Some(hint),
+            ));
+        }
+        scope.extend(matched);
+    }
+    Ok(scope.into_iter().collect())
+}
+
+/// Key → `version sha256` of each locked tool for `platform`.
+fn locked_tools(root: &Path, platform: &str) -> Result<BTreeMap<String, String>, Error> {
+    let Some(lock) = crate::lock::Lock::read(&root.join(crate::lock::LOCK_FILE))? else {
+        return Ok(BTreeMap::new());
+    };
+    Ok(lock
+        .packages
+        .iter()
+        .filter_map(|(key, package)| {
+            let artifact = package
+                .artifacts
+                .iter()
+                .find(|(p, _)| p.to_string() == platform)?
+                .1;
+            Some((key.clone(), format!("{} {}", package.version, artifact.sha256)))
+        })
+        .collect())
+}
+
+fn prepare(
+    workspace: &Workspace,
+    node: &graph::Node,
+    base: &BTreeMap<String, String>,
+) -> Result<Prepared, Error> {
+    let member = &workspace.members[node.member];
+    let manifest_path = member.dir.join(MANIFEST_FILE);
+    let bad = |field: &str, err: glob::GlobError| {
+        Error::usage(
+            format!(
+                "invalid `{field}` of task `{}` in `{}`: {err}",
+                node.name,
+                manifest_path.display()
+            ),
+            None,
+        )
+    };
+    let inputs = if node.task.inputs.is_empty() {
+        Globs::new(&[String::new()])
+    } else {
+        Globs::new(&node.task.inputs)
+    }
+    .map_err(|err| bad("inputs", err))?;
+    let outputs = Globs::new(&node.task.outputs).map_err(|err| bad("outputs", err))?;
+    let cwd = match &node.task.cwd {
+        Some(cwd) => {
+            let joined = crate::fs::normalize(&member.dir.join(cwd));
+            if !joined.starts_with(crate::fs::normalize(&workspace.root)) {
+                return Err(Error::usage(
+                    format!(
+                        "the `cwd` of task `{}` in `{}` is outside the project: `{cwd}`",
+                        node.name,
+                        manifest_path.display()
+                    ),
+                    None,
+                ));
+            }
+            joined
+        }
+        None => member.dir.clone(),
+    };
+    let mut env = base.clone();
+    let mut project_env: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut declare = |vars: &BTreeMap<String, EnvValue>, prefix: &str| {
+        for (name, value) in vars {
+            let value = match value {
+                EnvValue::Value(text) => serde_json::Value::from(text.as_str()),
+                EnvValue::Paths(paths) => serde_json::Value::from(paths.clone()),
+            };
+            project_env.insert(format!("{prefix}{name}"), value);
+        }
+    };
+    declare(&workspace.members[0].manifest.env, "");
+    if node.member != 0 {
+        declare(&member.manifest.env, "member:");
+        let layer = crate::ops::env::env_layer(&member.dir, &member.manifest.env, &env, None);
+        env.extend(layer);
+    }
+    Ok(Prepared {
+        inputs,
+        outputs,
+        walk: Walk {
+            gitignore: true,
+            dirs: false,
+            skip: workspace.nested_members(node.member),
+        },
+        cwd,
+        env,
+        project_env,
+    })
+}
+
+const INTERRUPT: i32 = 2;
+const KILL: i32 = 9;
+
+/// Ctrl-C and SIGTERM, as a stream.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            let interrupt = async {
+                match &mut self.interrupt {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let terminate = async {
+                match &mut self.terminate {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = interrupt => {}
+                _ = terminate => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
