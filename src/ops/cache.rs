@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::cache::INDEX_BUCKET;
+use crate::run::cache::TASKS_BUCKET;
 use crate::store::{DOWNLOADS_BUCKET, TREES_BUCKET};
 
 /// Size and entry count of one bucket.
@@ -16,7 +17,7 @@ pub struct BucketStatus {
 
 /// The buckets of the cache at `root`.
 pub fn status(root: &Path) -> Vec<BucketStatus> {
-    [INDEX_BUCKET, DOWNLOADS_BUCKET, TREES_BUCKET, "tmp"]
+    [INDEX_BUCKET, DOWNLOADS_BUCKET, TREES_BUCKET, TASKS_BUCKET, "tmp"]
         .into_iter()
         .map(|name| {
             let dir = root.join(name);
@@ -69,7 +70,8 @@ pub struct PruneResult {
 }
 
 /// Remove staging leftovers and partial downloads; with `max_size`, then remove the least
-/// recently used downloads and trees until the cache fits. Projects keep working: their files
+/// recently used downloads, trees, index files and task results until the cache fits (a task
+/// result's time is that of its last hit). Projects keep working: their files
 /// are links or copies, not references into the cache.
 pub fn prune(root: &Path, max_size: Option<u64>) -> PruneResult {
     let mut result = PruneResult::default();
@@ -87,27 +89,32 @@ pub fn prune(root: &Path, max_size: Option<u64>) -> PruneResult {
             drop_entry(&path, &mut result);
         }
     }
-    let parts = root.join(DOWNLOADS_BUCKET).join(".part");
-    if let Ok(read) = std::fs::read_dir(&parts) {
-        for entry in read.flatten() {
-            let used = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .unwrap_or(SystemTime::UNIX_EPOCH);
-            if used < in_use {
-                drop_entry(&entry.path(), &mut result);
-            }
+    // Partial downloads, and task results being stored.
+    let parts = std::fs::read_dir(root.join(DOWNLOADS_BUCKET).join(".part"));
+    let task_staging = std::fs::read_dir(root.join(TASKS_BUCKET))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(".tmp-"));
+    for entry in parts.into_iter().flatten().flatten().chain(task_staging) {
+        let used = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        if used < in_use {
+            drop_entry(&entry.path(), &mut result);
         }
     }
     let Some(max_size) = max_size else { return result };
-    let mut candidates: Vec<(PathBuf, SystemTime, u64)> = [DOWNLOADS_BUCKET, TREES_BUCKET, INDEX_BUCKET]
-        .iter()
-        .flat_map(|bucket| entries(&root.join(bucket)))
-        .map(|(path, used)| {
-            let size = disk_size(&path);
-            (path, used, size)
-        })
-        .collect();
+    let mut candidates: Vec<(PathBuf, SystemTime, u64)> =
+        [DOWNLOADS_BUCKET, TREES_BUCKET, INDEX_BUCKET, TASKS_BUCKET]
+            .iter()
+            .flat_map(|bucket| entries(&root.join(bucket)))
+            .map(|(path, used)| {
+                let size = disk_size(&path);
+                (path, used, size)
+            })
+            .collect();
     let mut total: u64 = candidates.iter().map(|(_, _, size)| size).sum();
     candidates.sort_by_key(|(_, used, _)| *used);
     for (path, _, size) in candidates {

@@ -275,14 +275,13 @@ impl Plan {
                     release(id, &dependents, &mut waiting, &mut ready, &position);
                 }
                 _ = signals.next() => {
-                    if interrupted {
-                        shared.children.signal(KILL);
-                    } else {
-                        interrupted = true;
-                        stopping = true;
+                    if !interrupted {
                         (shared.report)(Event::Interrupted);
-                        shared.children.signal(INTERRUPT);
                     }
+                    // A second Ctrl-C kills what the first one only asked to stop.
+                    shared.children.interrupt(interrupted);
+                    interrupted = true;
+                    stopping = true;
                 }
             }
         }
@@ -416,7 +415,7 @@ async fn run_task(
     let started = Instant::now();
     let result = process::run(&node.task.command, &task.cwd, &task.env, echo, &shared.children).await;
     let duration = started.elapsed();
-    let (status, log) = match result {
+    let (status, log, undrained) = match result {
         Ok(done) => done,
         Err(err) => {
             let reason = format!("failed to start `sh` in `{}`: {err}", task.cwd.display());
@@ -430,6 +429,17 @@ async fn run_task(
             };
         }
     };
+    if undrained {
+        (shared.report)(Event::Warning(format!(
+            "{label}: the command left processes running that still write to its output; velo stopped reading it"
+        )));
+    }
+    if shared.children.is_interrupted() {
+        return Outcome::Failed {
+            key: Some(key),
+            reason: "was interrupted".to_string(),
+        };
+    }
     if !status.success() {
         let reason = describe_exit(status);
         (shared.report)(Event::Failed {
@@ -774,9 +784,6 @@ fn prepare(
         project_env,
     })
 }
-
-const INTERRUPT: i32 = 2;
-const KILL: i32 = 9;
 
 /// Ctrl-C and SIGTERM, as a stream.
 struct Signals {

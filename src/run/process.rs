@@ -7,12 +7,17 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
 
 /// A line longer than this is printed in pieces rather than held back.
 const MAX_LINE: usize = 64 * 1024;
+/// How long output may keep coming after the command exits, from processes it left running
+/// in the background that still hold its stdout.
+const DRAIN: Duration = Duration::from_secs(2);
 
 /// Where task output goes: stdout, each line after a coloured `label: `.
 #[derive(Debug, Clone)]
@@ -107,33 +112,54 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 #[derive(Debug, Default)]
 pub struct Children {
     groups: Mutex<HashSet<u32>>,
+    interrupted: AtomicBool,
 }
 
 impl Children {
-    /// Send `signal` to every running task's process group.
-    #[cfg(unix)]
-    pub fn signal(&self, signal: i32) {
+    /// Pass an interruption on to every running task, or kill them all when `kill`.
+    pub fn interrupt(&self, kill: bool) {
+        self.interrupted.store(true, Ordering::SeqCst);
+        let signal = if kill { KILL } else { INTERRUPT };
         for &pid in self.groups.lock().unwrap().iter() {
-            // SAFETY: kill has no memory-safety preconditions; a negative pid names the group.
-            unsafe {
-                libc::kill(-(pid as i32), signal);
-            }
+            signal_group(pid, signal);
         }
     }
 
-    #[cfg(not(unix))]
-    pub fn signal(&self, _signal: i32) {}
+    pub fn is_interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
 }
 
+#[cfg(unix)]
+const INTERRUPT: i32 = libc::SIGINT;
+#[cfg(unix)]
+const KILL: i32 = libc::SIGKILL;
+#[cfg(not(unix))]
+const INTERRUPT: i32 = 2;
+#[cfg(not(unix))]
+const KILL: i32 = 9;
+
+#[cfg(unix)]
+fn signal_group(pid: u32, signal: i32) {
+    // SAFETY: kill has no memory-safety preconditions; a negative pid names the process group.
+    unsafe {
+        libc::kill(-(pid as i32), signal);
+    }
+}
+
+#[cfg(not(unix))]
+fn signal_group(_pid: u32, _signal: i32) {}
+
 /// Run `command` through the shell in `cwd` with exactly `env`, echoing its output. Returns its
-/// exit status and everything it wrote to stdout and stderr.
+/// exit status, everything it wrote to stdout and stderr, and whether background processes it
+/// left kept writing past the drain time (the log then stops there).
 pub async fn run(
     command: &str,
     cwd: &Path,
     env: &BTreeMap<String, String>,
     echo: Echo,
     children: &Arc<Children>,
-) -> std::io::Result<(ExitStatus, Vec<u8>)> {
+) -> std::io::Result<(ExitStatus, Vec<u8>, bool)> {
     let (mut reader, writer) = std::io::pipe()?;
     let mut process = shell_command(command);
     process
@@ -153,31 +179,42 @@ pub async fn run(
     if let Some(pid) = pid {
         children.groups.lock().unwrap().insert(pid);
     }
-    let reading = tokio::task::spawn_blocking(move || {
-        let mut log = Vec::new();
-        let mut lines = Lines::default();
-        let mut buffer = vec![0; 64 * 1024];
-        loop {
-            match reader.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => {
-                    log.extend_from_slice(&buffer[..n]);
-                    lines.push(&buffer[..n], |line| echo.line(line));
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut reading = {
+        let abandoned = abandoned.clone();
+        let log = log.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut lines = Lines::default();
+            let mut buffer = vec![0; 64 * 1024];
+            loop {
+                match reader.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(_) if abandoned.load(Ordering::SeqCst) => return,
+                    Ok(n) => {
+                        log.lock().unwrap().extend_from_slice(&buffer[..n]);
+                        lines.push(&buffer[..n], |line| echo.line(line));
+                    }
+                    Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
                 }
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
             }
-        }
-        lines.finish(|line| echo.line(line));
-        log
-    });
+            lines.finish(|line| echo.line(line));
+        })
+    };
     let status = child.wait().await;
     if let Some(pid) = pid {
         children.groups.lock().unwrap().remove(&pid);
+        if children.is_interrupted() {
+            // Whatever the task left running goes too.
+            signal_group(pid, KILL);
+        }
     }
     let status = status?;
-    let log = reading.await.unwrap_or_default();
-    Ok((status, log))
+    let drained = tokio::time::timeout(DRAIN, &mut reading).await.is_ok();
+    abandoned.store(true, Ordering::SeqCst);
+    let log = std::mem::take(&mut *log.lock().unwrap());
+    Ok((status, log, !drained))
 }
 
 #[cfg(unix)]
