@@ -6,6 +6,9 @@ use std::sync::Arc;
 use super::sync::{ensure_synced, SyncMode};
 use super::Context;
 use crate::error::Error;
+use crate::lock::Lock;
+use crate::manifest::Project;
+use crate::ops::lock::Upgrade;
 use crate::run::cache::TaskCache;
 use crate::run::workspace::Workspace;
 use crate::run::{CacheStatus, Event, Outcome, Plan, Report, RunOptions};
@@ -67,7 +70,20 @@ pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode, Error> {
         echo: !printer.quiet,
     };
     let (mut workspace, mut here) = Workspace::discover(&context.cwd)?;
-    if args.dry_run.is_none() && !workspace.members[0].manifest.dependencies.is_empty() {
+    let root = Project {
+        root: workspace.root.clone(),
+        manifest: workspace.members[0].manifest.clone(),
+    };
+    let lock = if root.manifest.dependencies.is_empty() {
+        Lock::read(&root.lock_path())?
+    } else if args.dry_run.is_some() {
+        // The tools a real run would sync, without installing anything.
+        Some(
+            crate::ops::lock::lock(&root, &root.manifest, &context.settings, &Upgrade::None)
+                .await?
+                .lock,
+        )
+    } else {
         // The tools the tasks run with must match the lock they are keyed by.
         let at_root = Context {
             cwd: workspace.root.clone(),
@@ -75,12 +91,13 @@ pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode, Error> {
         };
         ensure_synced(&at_root, SyncMode::Update, false).await?;
         (workspace, here) = Workspace::discover(&context.cwd)?;
-    }
+        Lock::read(&root.lock_path())?
+    };
     let platform = match context.settings.host {
         Some(host) => host.to_string(),
         None => format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
     };
-    let plan = Plan::new(workspace, here, &options, platform)?;
+    let plan = Plan::new(workspace, here, &options, lock.as_ref(), platform)?;
     let cache = TaskCache::new(&context.settings.cache).map_err(|source| Error::Io {
         path: context
             .settings

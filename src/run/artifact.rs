@@ -191,12 +191,7 @@ pub fn restore(artifact: &Path, member_dir: &Path, root: &Path) -> Result<Restor
                     .take(MAX_META)
                     .read_to_end(&mut text)
                     .map_err(io_error(artifact))?;
-                let parsed: ArtifactMeta = serde_json::from_slice(&text)
-                    .map_err(|err| corrupt(format!("bad `{META_ENTRY}`: {err}")))?;
-                if parsed.format != ARTIFACT_FORMAT {
-                    return Err(corrupt(format!("unknown format `{}`", parsed.format)));
-                }
-                meta = Some(parsed);
+                meta = Some(parse_meta(&text)?);
                 continue;
             }
             LOG_ENTRY => {
@@ -270,6 +265,54 @@ pub fn restore(artifact: &Path, member_dir: &Path, root: &Path) -> Result<Restor
     }
     let meta = meta.ok_or_else(|| corrupt(format!("no `{META_ENTRY}`")))?;
     Ok(Restored { meta, log, files })
+}
+
+/// Only the metadata and the log, for a hit whose outputs are already in place.
+pub fn read_log(artifact: &Path) -> Result<(ArtifactMeta, Vec<u8>), ArtifactError> {
+    let corrupt = |what: String| ArtifactError::Corrupt(what);
+    let file = File::open(artifact).map_err(io_error(artifact))?;
+    let decoder = zstd::Decoder::new(file).map_err(io_error(artifact))?;
+    let mut archive = tar::Archive::new(decoder);
+    let mut meta = None;
+    let entries = archive
+        .entries()
+        .map_err(|err| corrupt(format!("cannot read the archive: {err}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|err| corrupt(format!("cannot read an entry: {err}")))?;
+        match &*entry.path_bytes() {
+            b"velo-task.json" => {
+                let mut text = Vec::new();
+                (&mut entry)
+                    .take(MAX_META)
+                    .read_to_end(&mut text)
+                    .map_err(io_error(artifact))?;
+                meta = Some(parse_meta(&text)?);
+            }
+            b"log" => {
+                let mut log = Vec::new();
+                (&mut entry)
+                    .take(MAX_LOG)
+                    .read_to_end(&mut log)
+                    .map_err(io_error(artifact))?;
+                let meta = meta.ok_or_else(|| corrupt(format!("no `{META_ENTRY}` before the log")))?;
+                return Ok((meta, log));
+            }
+            _ => break,
+        }
+    }
+    Err(corrupt(format!("no `{LOG_ENTRY}`")))
+}
+
+fn parse_meta(text: &[u8]) -> Result<ArtifactMeta, ArtifactError> {
+    let parsed: ArtifactMeta = serde_json::from_slice(text)
+        .map_err(|err| ArtifactError::Corrupt(format!("bad `{META_ENTRY}`: {err}")))?;
+    if parsed.format != ARTIFACT_FORMAT {
+        return Err(ArtifactError::Corrupt(format!(
+            "unknown format `{}`",
+            parsed.format
+        )));
+    }
+    Ok(parsed)
 }
 
 /// `base/relative` when `relative` is only plain names.

@@ -97,7 +97,8 @@ impl TaskCache {
     }
 
     /// Archive `outputs` and `log` under `key`. Returns the artifact's path and digest (the
-    /// stored copy, whether this call or a concurrent one stored it).
+    /// stored copy, whether this call or a concurrent one stored it). With `replace`
+    /// (`--force`), an existing entry gives way to the new one; otherwise the first one stays.
     pub fn store(
         &self,
         key: &str,
@@ -106,6 +107,7 @@ impl TaskCache {
         outputs: &[Found],
         log: &[u8],
         meta: &ArtifactMeta,
+        replace: bool,
     ) -> Result<(PathBuf, Written), ArtifactError> {
         let staging = tempfile::Builder::new()
             .prefix(".tmp-")
@@ -135,6 +137,16 @@ impl TaskCache {
         let entry = self.entry(key);
         let staged = staging.keep();
         if std::fs::rename(&staged, &entry).is_err() {
+            if replace {
+                // Move the old entry aside in one rename, so readers see the old or the new.
+                let old = self.dir.join(format!(".tmp-old-{}", fastrand::u64(..)));
+                if std::fs::rename(&entry, &old).is_ok() {
+                    let _ = std::fs::remove_dir_all(&old);
+                }
+                if std::fs::rename(&staged, &entry).is_ok() {
+                    return Ok((entry.join(ARTIFACT), written));
+                }
+            }
             // Another run stored this key first; its entry is as good as ours.
             let _ = std::fs::remove_dir_all(&staged);
         }

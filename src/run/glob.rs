@@ -7,10 +7,9 @@
 //! walks `src`), so `inputs: ["src/**"]` never reads `node_modules`.
 
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use ignore::{WalkBuilder, WalkState};
+use ignore::WalkBuilder;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GlobError {
@@ -143,18 +142,10 @@ impl Globs {
     }
 
     /// Everything under `dir` the patterns match, sorted by path. Symlinks are never followed.
-    /// Unreadable entries are skipped.
+    /// Unreadable entries are skipped. The walk itself is sequential: it only reads directories,
+    /// and a thread pool costs more than that for the small trees most tasks have.
     pub fn walk(&self, dir: &Path, options: &Walk) -> Vec<Found> {
-        let found = Mutex::new(Vec::new());
-        self.visit(dir, options, |entry| found.lock().unwrap().push(entry));
-        let mut found = found.into_inner().unwrap();
-        found.sort_by(|a, b| a.relative.cmp(&b.relative));
-        found.dedup_by(|a, b| a.relative == b.relative);
-        found
-    }
-
-    /// Call `each` (on several threads at once) for every match under `dir`.
-    pub fn visit(&self, dir: &Path, options: &Walk, each: impl Fn(Found) + Sync) {
+        let mut found = Vec::new();
         for base in &self.bases {
             let start = if base.is_empty() {
                 dir.to_path_buf()
@@ -172,7 +163,7 @@ impl Globs {
                     Kind::File
                 };
                 if self.is_match(base) {
-                    each(Found {
+                    found.push(Found {
                         relative: base.clone(),
                         path: start,
                         kind,
@@ -187,16 +178,11 @@ impl Globs {
                 .hidden(false)
                 .follow_links(false)
                 .max_depth(self.depth)
-                .threads(crate::run::parallelism())
                 .filter_entry(move |entry| {
                     let name = entry.file_name();
-                    if entry.depth() > 0
+                    !(entry.depth() > 0
                         && entry.file_type().is_some_and(|t| t.is_dir())
-                        && (name == ".git" || name == ".velo" || skip.iter().any(|s| s == entry.path()))
-                    {
-                        return false;
-                    }
-                    true
+                        && (name == ".git" || name == ".velo" || skip.iter().any(|s| s == entry.path())))
                 });
             if options.gitignore {
                 builder
@@ -206,40 +192,32 @@ impl Globs {
                     .parents(true)
                     .require_git(false);
             }
-            let each = &each;
-            builder.build_parallel().run(|| {
-                Box::new(move |entry| {
-                    let Ok(entry) = entry else {
-                        return WalkState::Continue;
-                    };
-                    let Some(file_type) = entry.file_type() else {
-                        return WalkState::Continue;
-                    };
-                    let Ok(relative) = entry.path().strip_prefix(dir) else {
-                        return WalkState::Continue;
-                    };
-                    let Some(relative) = slash_path(relative) else {
-                        return WalkState::Continue;
-                    };
-                    let kind = if file_type.is_symlink() {
-                        Kind::Symlink
-                    } else if file_type.is_dir() {
-                        Kind::Dir
-                    } else {
-                        Kind::File
-                    };
-                    if (kind != Kind::Dir || options.dirs) && !relative.is_empty() && self.is_match(&relative)
-                    {
-                        each(Found {
-                            relative,
-                            path: entry.path().to_path_buf(),
-                            kind,
-                        });
-                    }
-                    WalkState::Continue
-                })
-            });
+            for entry in builder.build().flatten() {
+                let Some(file_type) = entry.file_type() else {
+                    continue;
+                };
+                let Some(relative) = entry.path().strip_prefix(dir).ok().and_then(slash_path) else {
+                    continue;
+                };
+                let kind = if file_type.is_symlink() {
+                    Kind::Symlink
+                } else if file_type.is_dir() {
+                    Kind::Dir
+                } else {
+                    Kind::File
+                };
+                if (kind != Kind::Dir || options.dirs) && !relative.is_empty() && self.is_match(&relative) {
+                    found.push(Found {
+                        relative,
+                        path: entry.into_path(),
+                        kind,
+                    });
+                }
+            }
         }
+        found.sort_by(|a, b| a.relative.cmp(&b.relative));
+        found.dedup_by(|a, b| a.relative == b.relative);
+        found
     }
 }
 

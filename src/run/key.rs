@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
-use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -50,52 +49,71 @@ pub struct InputsDigest {
     pub digest: String,
 }
 
-/// Hash the files under `dir` that `inputs` match and `outputs` do not, in parallel. A symlink
-/// counts as its target path, not the file it points to; the executable bit counts too.
+/// Hash the files under `dir` that `inputs` match and `outputs` do not, on every core when there
+/// are many. A symlink counts as its target path, not the file it points to; the executable bit
+/// counts too.
 pub fn hash_inputs(
     dir: &Path,
     inputs: &Globs,
     outputs: &Globs,
     walk: &Walk,
 ) -> std::io::Result<InputsDigest> {
-    let hashed: Mutex<Vec<(String, [u8; 32], u64)>> = Mutex::new(Vec::new());
-    let error: Mutex<Option<std::io::Error>> = Mutex::new(None);
-    inputs.visit(dir, walk, |found: Found| {
-        if found.kind == Kind::Dir || outputs.is_match(&found.relative) {
-            return;
-        }
-        match hash_file(&found) {
-            Ok((digest, bytes)) => hashed.lock().unwrap().push((found.relative, digest, bytes)),
-            // A file deleted while walking is simply not an input.
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => {
-                error.lock().unwrap().get_or_insert(std::io::Error::new(
+    let files: Vec<Found> = inputs
+        .walk(dir, walk)
+        .into_iter()
+        .filter(|found| found.kind != Kind::Dir && !outputs.is_match(&found.relative))
+        .collect();
+    let hash_all = |chunk: &[Found]| -> std::io::Result<Vec<Option<([u8; 32], u64)>>> {
+        chunk
+            .iter()
+            .map(|found| match hash_file(found) {
+                Ok(hashed) => Ok(Some(hashed)),
+                // A file deleted while walking is simply not an input.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(err) => Err(std::io::Error::new(
                     err.kind(),
                     format!("failed to read input `{}`: {err}", found.path.display()),
-                ));
+                )),
+            })
+            .collect()
+    };
+    let threads = super::parallelism();
+    let hashed: Vec<Option<([u8; 32], u64)>> = if files.len() < PARALLEL_FROM || threads < 2 {
+        hash_all(&files)?
+    } else {
+        let chunk = files.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || hash_all(part)))
+                .collect();
+            let mut all = Vec::with_capacity(files.len());
+            for worker in workers {
+                all.extend(worker.join().expect("hashing never panics")?);
             }
-        }
-    });
-    if let Some(err) = error.into_inner().unwrap() {
-        return Err(err);
-    }
-    let mut hashed = hashed.into_inner().unwrap();
-    hashed.sort_by(|a, b| a.0.cmp(&b.0));
-    hashed.dedup_by(|a, b| a.0 == b.0);
+            Ok::<_, std::io::Error>(all)
+        })?
+    };
     let mut all = blake3::Hasher::new();
+    let mut count = 0;
     let mut bytes = 0;
-    for (relative, digest, size) in &hashed {
-        all.update(relative.as_bytes());
+    for (found, hashed) in files.iter().zip(hashed) {
+        let Some((digest, size)) = hashed else { continue };
+        all.update(found.relative.as_bytes());
         all.update(&[0]);
-        all.update(digest);
+        all.update(&digest);
+        count += 1;
         bytes += size;
     }
     Ok(InputsDigest {
-        files: hashed.len(),
+        files: count,
         bytes,
         digest: all.finalize().to_hex().to_string(),
     })
 }
+
+/// Below this many files, starting threads costs more than hashing on one.
+const PARALLEL_FROM: usize = 64;
 
 fn hash_file(found: &Found) -> std::io::Result<([u8; 32], u64)> {
     let mut hasher = blake3::Hasher::new();

@@ -13,10 +13,11 @@ pub mod glob;
 pub mod graph;
 pub mod key;
 pub mod process;
+pub mod state;
 pub mod workspace;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -29,13 +30,15 @@ use self::glob::{Globs, Kind, Walk};
 use self::graph::Graph;
 use self::key::{InputsDigest, KeyInput};
 use self::process::{Children, Echo};
+use self::state::OutputState;
 use self::workspace::Workspace;
 use crate::error::Error;
 use crate::manifest::{EnvValue, MANIFEST_FILE};
 
-/// Threads for walking and hashing: the number of cores.
+/// Threads for hashing, and tasks at once by default: the number of cores.
 pub fn parallelism() -> usize {
-    std::thread::available_parallelism().map_or(4, |n| n.get())
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(4, |n| n.get()))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -59,6 +62,7 @@ pub struct Plan {
     tasks: Vec<Prepared>,
     platform: String,
     tools: BTreeMap<String, String>,
+    state: OutputState,
 }
 
 /// A task's fixed parts: checked globs, directory and environment.
@@ -151,15 +155,17 @@ impl Report {
 
 impl Plan {
     /// Pick the members in scope (from where `velo run` started, `here`) and build the graph.
+    /// `lock` holds the workspace's tools, which go into every key.
     pub fn new(
         workspace: Workspace,
         here: usize,
         options: &RunOptions,
+        lock: Option<&crate::lock::Lock>,
         platform: String,
     ) -> Result<Self, Error> {
         let scope = scope(&workspace, here, &options.filter)?;
         let graph = Graph::build(&workspace, &scope, &options.tasks)?;
-        let tools = locked_tools(&workspace.root, &platform)?;
+        let tools = locked_tools(lock, &platform);
         let current = crate::ops::env::current_env();
         let mut base = current.clone();
         base.extend(crate::ops::env::project_env(
@@ -173,6 +179,7 @@ impl Plan {
             .map(|node| prepare(&workspace, node, &base))
             .collect::<Result<_, _>>()?;
         Ok(Self {
+            state: OutputState::new(&workspace.root),
             workspace,
             graph,
             tasks,
@@ -412,6 +419,8 @@ async fn run_task(
         cached: cacheable,
     });
     let task = &plan.tasks[id];
+    plan.state
+        .forget(&plan.workspace.members[node.member].relative, &node.name);
     let started = Instant::now();
     let result = process::run(&node.task.command, &task.cwd, &task.env, echo, &shared.children).await;
     let duration = started.elapsed();
@@ -457,7 +466,10 @@ async fn run_task(
             let shared = shared.clone();
             let key = key.clone();
             let duration_ms = duration.as_millis() as u64;
-            tokio::task::spawn_blocking(move || plan.store(&shared.cache, id, &key, &log, duration_ms)).await
+            tokio::task::spawn_blocking(move || {
+                plan.store(&shared.cache, id, &key, &log, duration_ms, shared.options.force)
+            })
+            .await
         };
         match stored {
             Ok(Ok(warnings)) => {
@@ -544,15 +556,32 @@ impl Plan {
         };
         let node = &self.graph.nodes[id];
         let task = &self.tasks[id];
-        let dir = &self.workspace.members[node.member].dir;
+        let member = &self.workspace.members[node.member];
+        let dir = &member.dir;
+        let walk = output_walk(&task.walk);
+        let present = task.outputs.walk(dir, &walk);
+        if self.state.unchanged(&member.relative, &node.name, key, &present) {
+            // The outputs are already the ones this result holds.
+            if let Ok((meta, log)) = artifact::read_log(&artifact) {
+                if meta.key == key {
+                    return Ok(Some(artifact::Restored { meta, log, files: 0 }));
+                }
+            }
+        }
+        self.state.forget(&member.relative, &node.name);
         // Outputs from an earlier run that the cached result may not contain.
-        for found in task.outputs.walk(dir, &output_walk(&task.walk)) {
+        for found in &present {
             if found.kind != Kind::Dir {
                 let _ = crate::fs::remove_any(&found.path);
             }
         }
         match artifact::restore(&artifact, dir, &self.workspace.root) {
-            Ok(restored) if restored.meta.key == key => Ok(Some(restored)),
+            Ok(restored) if restored.meta.key == key => {
+                let restored_outputs = task.outputs.walk(dir, &walk);
+                self.state
+                    .record(&member.relative, &node.name, key, &restored_outputs);
+                Ok(Some(restored))
+            }
             Ok(_) => {
                 cache.remove(key);
                 Err("the cached result belongs to another key and has been discarded".to_string())
@@ -574,6 +603,7 @@ impl Plan {
         key: &str,
         log: &[u8],
         duration_ms: u64,
+        replace: bool,
     ) -> Result<Vec<String>, StoreFailure> {
         let node = &self.graph.nodes[id];
         let task = &self.tasks[id];
@@ -600,8 +630,12 @@ impl Plan {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
         };
-        match cache.store(key, dir, &self.workspace.root, &outputs, log, &meta) {
-            Ok(_) => Ok(warnings),
+        match cache.store(key, dir, &self.workspace.root, &outputs, log, &meta, replace) {
+            Ok(_) => {
+                let member = &self.workspace.members[node.member];
+                self.state.record(&member.relative, &node.name, key, &outputs);
+                Ok(warnings)
+            }
             Err(err @ artifact::ArtifactError::SymlinkEscapes { .. }) => {
                 Err(StoreFailure::Outputs(err.to_string()))
             }
@@ -695,12 +729,11 @@ fn scope(workspace: &Workspace, here: usize, filter: &[String]) -> Result<Vec<us
 }
 
 /// Key → `version sha256` of each locked tool for `platform`.
-fn locked_tools(root: &Path, platform: &str) -> Result<BTreeMap<String, String>, Error> {
-    let Some(lock) = crate::lock::Lock::read(&root.join(crate::lock::LOCK_FILE))? else {
-        return Ok(BTreeMap::new());
+fn locked_tools(lock: Option<&crate::lock::Lock>, platform: &str) -> BTreeMap<String, String> {
+    let Some(lock) = lock else {
+        return BTreeMap::new();
     };
-    Ok(lock
-        .packages
+    lock.packages
         .iter()
         .filter_map(|(key, package)| {
             let artifact = package
@@ -710,7 +743,7 @@ fn locked_tools(root: &Path, platform: &str) -> Result<BTreeMap<String, String>,
                 .1;
             Some((key.clone(), format!("{} {}", package.version, artifact.sha256)))
         })
-        .collect())
+        .collect()
 }
 
 fn prepare(

@@ -81,26 +81,37 @@ impl Lines {
     fn push(&mut self, mut bytes: &[u8], mut emit: impl FnMut(&[u8])) {
         while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
             if self.pending.is_empty() {
-                emit(trim_cr(&bytes[..end]));
+                emit_chunked(trim_cr(&bytes[..end]), &mut emit);
             } else {
                 self.pending.extend_from_slice(&bytes[..end]);
-                emit(trim_cr(&self.pending));
+                emit_chunked(trim_cr(&self.pending), &mut emit);
                 self.pending.clear();
             }
             bytes = &bytes[end + 1..];
         }
         self.pending.extend_from_slice(bytes);
+        // A very long line goes out in pieces of exactly `MAX_LINE` bytes, as a replay cuts it.
         if self.pending.len() >= MAX_LINE {
-            emit(&self.pending);
-            self.pending.clear();
+            let whole = self.pending.len() - self.pending.len() % MAX_LINE;
+            emit_chunked(&self.pending[..whole], &mut emit);
+            self.pending.drain(..whole);
         }
     }
 
     fn finish(&mut self, mut emit: impl FnMut(&[u8])) {
         if !self.pending.is_empty() {
-            emit(trim_cr(&self.pending));
+            emit_chunked(trim_cr(&self.pending), &mut emit);
             self.pending.clear();
         }
+    }
+}
+
+fn emit_chunked(line: &[u8], emit: &mut impl FnMut(&[u8])) {
+    if line.is_empty() {
+        emit(line);
+    }
+    for piece in line.chunks(MAX_LINE) {
+        emit(piece);
     }
 }
 

@@ -9,6 +9,7 @@ mod help;
 mod http_index;
 mod lock;
 mod manifest_errors;
+mod run;
 mod schema;
 mod shell;
 mod sync;
