@@ -98,14 +98,16 @@ pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode, Error> {
         None => format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
     };
     let plan = Plan::new(workspace, here, &options, lock.as_ref(), platform)?;
-    let cache = TaskCache::new(&context.settings.cache).map_err(|source| Error::Io {
-        path: context
-            .settings
-            .cache
-            .root()
-            .join(crate::run::cache::TASKS_BUCKET),
-        source,
-    })?;
+    let cache = TaskCache::new(&context.settings.cache)
+        .map_err(|source| Error::Io {
+            path: context
+                .settings
+                .cache
+                .root()
+                .join(crate::run::cache::TASKS_BUCKET),
+            source,
+        })?
+        .replacing(options.force);
     let dry_run_rows = args.dry_run.map(|_| dry_run_rows(&plan));
     let reporter: crate::run::Reporter = Arc::new(move |event| report(&printer, event));
     let report = plan.execute(&options, cache, reporter).await;

@@ -21,6 +21,8 @@ const SIDECAR: &str = "artifact.json";
 #[derive(Debug, Clone)]
 pub struct TaskCache {
     dir: PathBuf,
+    /// `--force`: a new result replaces a stored one instead of giving way to it.
+    replace: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -42,7 +44,13 @@ impl TaskCache {
     pub fn new(cache: &crate::cache::Cache) -> std::io::Result<Self> {
         Ok(Self {
             dir: cache.bucket(TASKS_BUCKET)?,
+            replace: false,
         })
+    }
+
+    /// With `replace`, `store` overwrites an existing entry (for `--force`).
+    pub fn replacing(self, replace: bool) -> Self {
+        Self { replace, ..self }
     }
 
     fn entry(&self, key: &str) -> PathBuf {
@@ -97,8 +105,8 @@ impl TaskCache {
     }
 
     /// Archive `outputs` and `log` under `key`. Returns the artifact's path and digest (the
-    /// stored copy, whether this call or a concurrent one stored it). With `replace`
-    /// (`--force`), an existing entry gives way to the new one; otherwise the first one stays.
+    /// stored copy, whether this call or a concurrent one stored it). Unless the cache is
+    /// `replacing`, the first entry stored for a key stays.
     pub fn store(
         &self,
         key: &str,
@@ -107,7 +115,6 @@ impl TaskCache {
         outputs: &[Found],
         log: &[u8],
         meta: &ArtifactMeta,
-        replace: bool,
     ) -> Result<(PathBuf, Written), ArtifactError> {
         let staging = tempfile::Builder::new()
             .prefix(".tmp-")
@@ -137,7 +144,7 @@ impl TaskCache {
         let entry = self.entry(key);
         let staged = staging.keep();
         if std::fs::rename(&staged, &entry).is_err() {
-            if replace {
+            if self.replace {
                 // Move the old entry aside in one rename, so readers see the old or the new.
                 let old = self.dir.join(format!(".tmp-old-{}", fastrand::u64(..)));
                 if std::fs::rename(&entry, &old).is_ok() {

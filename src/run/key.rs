@@ -63,7 +63,7 @@ pub fn hash_inputs(
         .into_iter()
         .filter(|found| found.kind != Kind::Dir && !outputs.is_match(&found.relative))
         .collect();
-    let hash_all = |chunk: &[Found]| -> std::io::Result<Vec<Option<([u8; 32], u64)>>> {
+    let hash_all = |chunk: &[Found]| -> std::io::Result<Vec<Option<Hashed>>> {
         chunk
             .iter()
             .map(|found| match hash_file(found) {
@@ -78,7 +78,7 @@ pub fn hash_inputs(
             .collect()
     };
     let threads = super::parallelism();
-    let hashed: Vec<Option<([u8; 32], u64)>> = if files.len() < PARALLEL_FROM || threads < 2 {
+    let hashed: Vec<Option<Hashed>> = if files.len() < PARALLEL_FROM || threads < 2 {
         hash_all(&files)?
     } else {
         let chunk = files.len().div_ceil(threads);
@@ -111,6 +111,9 @@ pub fn hash_inputs(
         digest: all.finalize().to_hex().to_string(),
     })
 }
+
+/// A file's digest and size.
+type Hashed = ([u8; 32], u64);
 
 /// Below this many files, starting threads costs more than hashing on one.
 const PARALLEL_FROM: usize = 64;

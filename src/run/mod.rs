@@ -466,10 +466,7 @@ async fn run_task(
             let shared = shared.clone();
             let key = key.clone();
             let duration_ms = duration.as_millis() as u64;
-            tokio::task::spawn_blocking(move || {
-                plan.store(&shared.cache, id, &key, &log, duration_ms, shared.options.force)
-            })
-            .await
+            tokio::task::spawn_blocking(move || plan.store(&shared.cache, id, &key, &log, duration_ms)).await
         };
         match stored {
             Ok(Ok(warnings)) => {
@@ -603,7 +600,6 @@ impl Plan {
         key: &str,
         log: &[u8],
         duration_ms: u64,
-        replace: bool,
     ) -> Result<Vec<String>, StoreFailure> {
         let node = &self.graph.nodes[id];
         let task = &self.tasks[id];
@@ -630,7 +626,7 @@ impl Plan {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
         };
-        match cache.store(key, dir, &self.workspace.root, &outputs, log, &meta, replace) {
+        match cache.store(key, dir, &self.workspace.root, &outputs, log, &meta) {
             Ok(_) => {
                 let member = &self.workspace.members[node.member];
                 self.state.record(&member.relative, &node.name, key, &outputs);
