@@ -31,11 +31,13 @@ pub struct Globs {
 }
 
 /// What a walk found: a path relative to the walked directory (with `/`) and what it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Found {
     pub relative: String,
     pub path: PathBuf,
     pub kind: Kind,
+    /// The entry's own metadata (not following symlinks), when the walk read it anyway.
+    pub metadata: Option<std::fs::Metadata>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,8 +169,21 @@ impl Globs {
                         relative: base.clone(),
                         path: start,
                         kind,
+                        metadata: Some(metadata),
                     });
                 }
+                continue;
+            }
+            if !options.gitignore {
+                if !base.is_empty() && options.dirs && self.is_match(base) {
+                    found.push(Found {
+                        relative: base.clone(),
+                        path: start.clone(),
+                        kind: Kind::Dir,
+                        metadata: Some(metadata),
+                    });
+                }
+                self.walk_plain(dir, &start, 1, options, &mut found);
                 continue;
             }
             let skip = options.skip.clone();
@@ -211,6 +226,7 @@ impl Globs {
                         relative,
                         path: entry.into_path(),
                         kind,
+                        metadata: None,
                     });
                 }
             }
@@ -218,6 +234,49 @@ impl Globs {
         found.sort_by(|a, b| a.relative.cmp(&b.relative));
         found.dedup_by(|a, b| a.relative == b.relative);
         found
+    }
+}
+
+impl Globs {
+    /// The walk without ignore files (outputs): plain directory reads, with each entry's
+    /// metadata read relative to its directory, which the output fingerprints need anyway.
+    /// `depth` is that of the entries of `dir` below the walk's start.
+    fn walk_plain(&self, root: &Path, dir: &Path, depth: usize, options: &Walk, found: &mut Vec<Found>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Ok(metadata) = entry.metadata() else { continue };
+            let path = entry.path();
+            let file_type = metadata.file_type();
+            let kind = if file_type.is_symlink() {
+                Kind::Symlink
+            } else if file_type.is_dir() {
+                Kind::Dir
+            } else {
+                Kind::File
+            };
+            let name = entry.file_name();
+            if kind == Kind::Dir && (name == ".git" || name == ".velo" || options.skip.contains(&path)) {
+                continue;
+            }
+            let Some(relative) = path.strip_prefix(root).ok().and_then(slash_path) else {
+                continue;
+            };
+            let matched = self.is_match(&relative);
+            let descend = kind == Kind::Dir && self.depth.is_none_or(|max| depth < max);
+            if matched && (kind != Kind::Dir || options.dirs) {
+                found.push(Found {
+                    relative,
+                    path: path.clone(),
+                    kind,
+                    metadata: Some(metadata),
+                });
+            }
+            if descend {
+                self.walk_plain(root, &path, depth + 1, options, found);
+            }
+        }
     }
 }
 

@@ -349,23 +349,19 @@ async fn run_task(
 ) -> Outcome {
     let node = &plan.graph.nodes[id];
     let label = node.label.as_str();
-    let hashing = {
+    // Hashing, then the cache: one trip to a blocking thread, since a hit is all file reads.
+    let checked = {
         let plan = plan.clone();
-        tokio::task::spawn_blocking(move || {
-            let node = &plan.graph.nodes[id];
-            let task = &plan.tasks[id];
-            let dir = &plan.workspace.members[node.member].dir;
-            key::hash_inputs(dir, &task.inputs, &task.outputs, &task.walk)
-        })
+        let shared = shared.clone();
+        tokio::task::spawn_blocking(move || plan.check(&shared, id, &dependency_keys)).await
     };
-    let inputs = match hashing.await {
-        Ok(Ok(inputs)) => inputs,
-        Ok(Err(err)) => {
-            return Outcome::Failed {
-                key: None,
-                reason: err.to_string(),
-            }
-        }
+    let Checked {
+        key,
+        inputs,
+        restored,
+    } = match checked {
+        Ok(Ok(checked)) => checked,
+        Ok(Err(reason)) => return Outcome::Failed { key: None, reason },
         Err(err) => {
             return Outcome::Failed {
                 key: None,
@@ -373,7 +369,6 @@ async fn run_task(
             }
         }
     };
-    let key = plan.key(id, &inputs, &dependency_keys);
     let cacheable = node.task.cache;
     if shared.options.dry_run {
         let cache = if !cacheable {
@@ -390,28 +385,17 @@ async fn run_task(
         };
     }
     let echo = Echo::new(label, shared.options.echo);
-    if cacheable && !shared.options.force {
-        let restored = {
-            let plan = plan.clone();
-            let shared = shared.clone();
-            let key = key.clone();
-            tokio::task::spawn_blocking(move || plan.restore(&shared.cache, id, &key)).await
-        };
-        match restored {
-            Ok(Ok(Some(restored))) => {
-                (shared.report)(Event::CacheHit { label, key: &key });
-                echo.replay(&restored.log);
-                return Outcome::Cached {
-                    key,
-                    saved_ms: restored.meta.duration_ms,
-                };
-            }
-            Ok(Ok(None)) => {}
-            Ok(Err(warning)) => {
-                (shared.report)(Event::Warning(format!("{label}: {warning}; running the task")))
-            }
-            Err(err) => (shared.report)(Event::Warning(format!("{label}: internal error: {err}"))),
+    match restored {
+        Ok(Some(restored)) => {
+            (shared.report)(Event::CacheHit { label, key: &key });
+            echo.replay(&restored.log);
+            return Outcome::Cached {
+                key,
+                saved_ms: restored.meta.duration_ms,
+            };
         }
+        Ok(None) => {}
+        Err(warning) => (shared.report)(Event::Warning(format!("{label}: {warning}; running the task"))),
     }
     (shared.report)(Event::Running {
         label,
@@ -498,6 +482,14 @@ async fn run_task(
     }
 }
 
+/// A task's key, and its cached result if there was one to restore.
+struct Checked {
+    key: String,
+    inputs: InputsDigest,
+    /// `Err`: a warning about an entry that was there but unusable.
+    restored: Result<Option<artifact::Restored>, String>,
+}
+
 enum StoreFailure {
     /// The outputs themselves are wrong (a symlink out of the project): the task fails.
     Outputs(String),
@@ -537,6 +529,33 @@ impl Plan {
                 .collect(),
         }
         .digest()
+    }
+
+    /// The task's inputs and key, and its cached result restored when there is one (unless
+    /// this is a dry run, `--force`, or the task is not cached).
+    fn check(
+        &self,
+        shared: &Shared,
+        id: usize,
+        dependency_keys: &BTreeMap<String, String>,
+    ) -> Result<Checked, String> {
+        let node = &self.graph.nodes[id];
+        let task = &self.tasks[id];
+        let dir = &self.workspace.members[node.member].dir;
+        let inputs =
+            key::hash_inputs(dir, &task.inputs, &task.outputs, &task.walk).map_err(|err| err.to_string())?;
+        let key = self.key(id, &inputs, dependency_keys);
+        let options = &shared.options;
+        let restored = if node.task.cache && !options.force && !options.dry_run {
+            self.restore(&shared.cache, id, &key)
+        } else {
+            Ok(None)
+        };
+        Ok(Checked {
+            key,
+            inputs,
+            restored,
+        })
     }
 
     /// Restore a cached result: `Ok(None)` on a miss, `Err` with a warning when an entry was

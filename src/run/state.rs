@@ -89,7 +89,10 @@ fn fingerprint(outputs: &[Found]) -> Option<Vec<Stamp>> {
 #[cfg(unix)]
 fn stamp(found: &Found) -> Option<Stamp> {
     use std::os::unix::fs::MetadataExt;
-    let metadata = std::fs::symlink_metadata(&found.path).ok()?;
+    let metadata = match &found.metadata {
+        Some(metadata) => metadata.clone(),
+        None => std::fs::symlink_metadata(&found.path).ok()?,
+    };
     let dir = found.kind == Kind::Dir;
     let time = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
     Some(Stamp {
