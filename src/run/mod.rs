@@ -173,10 +173,12 @@ impl Plan {
             &workspace.members[0].manifest,
             &current,
         ));
+        // Members usually share their globs; each list is compiled once.
+        let mut compiled = BTreeMap::new();
         let tasks = graph
             .nodes
             .iter()
-            .map(|node| prepare(&workspace, node, &base))
+            .map(|node| prepare(&workspace, node, &base, &mut compiled))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             state: OutputState::new(&workspace.root),
@@ -765,6 +767,7 @@ fn prepare(
     workspace: &Workspace,
     node: &graph::Node,
     base: &BTreeMap<String, String>,
+    compiled: &mut BTreeMap<Vec<String>, Globs>,
 ) -> Result<Prepared, Error> {
     let member = &workspace.members[node.member];
     let manifest_path = member.dir.join(MANIFEST_FILE);
@@ -778,13 +781,21 @@ fn prepare(
             None,
         )
     };
+    let mut compile = |patterns: &[String]| -> Result<Globs, glob::GlobError> {
+        if let Some(globs) = compiled.get(patterns) {
+            return Ok(globs.clone());
+        }
+        let globs = Globs::new(patterns)?;
+        compiled.insert(patterns.to_vec(), globs.clone());
+        Ok(globs)
+    };
     let inputs = if node.task.inputs.is_empty() {
-        Globs::new(&[String::new()])
+        compile(&[String::new()])
     } else {
-        Globs::new(&node.task.inputs)
+        compile(&node.task.inputs)
     }
     .map_err(|err| bad("inputs", err))?;
-    let outputs = Globs::new(&node.task.outputs).map_err(|err| bad("outputs", err))?;
+    let outputs = compile(&node.task.outputs).map_err(|err| bad("outputs", err))?;
     let cwd = match &node.task.cwd {
         Some(cwd) => {
             let joined = crate::fs::normalize(&member.dir.join(cwd));

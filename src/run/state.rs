@@ -1,6 +1,6 @@
 //! What each task last left in its outputs: `.velo/tasks/<id>.json` in the workspace root, the
-//! key and a stat fingerprint (size, modification and change times, inode, mode, link target)
-//! of every output. On a cache hit whose outputs on disk still match it exactly, there is
+//! key and a digest of the stat fingerprints (size, modification and change times, inode,
+//! mode, link target) of every output. On a cache hit whose outputs on disk still match it exactly, there is
 //! nothing to restore: velo only replays the log. Any write to a file changes its change time
 //! (which no program can set), so a fingerprint that matches means the files are the ones velo
 //! put there, as git's index trusts its stat data.
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::glob::{Found, Kind};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Stamp {
     path: String,
     kind: char,
@@ -26,7 +26,8 @@ pub struct Stamp {
 #[derive(Debug, Serialize, Deserialize)]
 struct Recorded {
     key: String,
-    outputs: Vec<Stamp>,
+    /// blake3 of the outputs' stamps, in path order.
+    outputs: String,
 }
 
 /// Where the fingerprints of one workspace live.
@@ -81,9 +82,11 @@ impl OutputState {
     }
 }
 
-/// Stamps of `outputs` in order, `None` when one cannot be read.
-fn fingerprint(outputs: &[Found]) -> Option<Vec<Stamp>> {
-    outputs.iter().map(stamp).collect()
+/// The digest of the stamps of `outputs` in order, `None` when one cannot be read.
+fn fingerprint(outputs: &[Found]) -> Option<String> {
+    let stamps = outputs.iter().map(stamp).collect::<Option<Vec<Stamp>>>()?;
+    let json = serde_json::to_vec(&stamps).expect("stamps always serialize");
+    Some(blake3::hash(&json).to_hex().to_string())
 }
 
 #[cfg(unix)]
