@@ -183,7 +183,7 @@ impl Globs {
                         metadata: Some(metadata),
                     });
                 }
-                self.walk_plain(dir, &start, 1, options, &mut found);
+                self.walk_plain(&start, base, 1, options, &mut found);
                 continue;
             }
             let skip = options.skip.clone();
@@ -240,14 +240,16 @@ impl Globs {
 impl Globs {
     /// The walk without ignore files (outputs): plain directory reads, with each entry's
     /// metadata read relative to its directory, which the output fingerprints need anyway.
-    /// `depth` is that of the entries of `dir` below the walk's start.
-    fn walk_plain(&self, root: &Path, dir: &Path, depth: usize, options: &Walk, found: &mut Vec<Found>) {
+    /// `depth` is that of the entries of `dir` below the walk's start; `relative` is `dir`'s
+    /// path from the walked directory.
+    fn walk_plain(&self, dir: &Path, relative: &str, depth: usize, options: &Walk, found: &mut Vec<Found>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
             let Ok(metadata) = entry.metadata() else { continue };
-            let path = entry.path();
             let file_type = metadata.file_type();
             let kind = if file_type.is_symlink() {
                 Kind::Symlink
@@ -256,25 +258,27 @@ impl Globs {
             } else {
                 Kind::File
             };
-            let name = entry.file_name();
+            let path = entry.path();
             if kind == Kind::Dir && (name == ".git" || name == ".velo" || options.skip.contains(&path)) {
                 continue;
             }
-            let Some(relative) = path.strip_prefix(root).ok().and_then(slash_path) else {
-                continue;
-            };
-            let matched = self.is_match(&relative);
-            let descend = kind == Kind::Dir && self.depth.is_none_or(|max| depth < max);
+            let mut entry_relative = String::with_capacity(relative.len() + name.len() + 1);
+            if !relative.is_empty() {
+                entry_relative.push_str(relative);
+                entry_relative.push('/');
+            }
+            entry_relative.push_str(name);
+            let matched = self.is_match(&entry_relative);
+            if kind == Kind::Dir && self.depth.is_none_or(|max| depth < max) {
+                self.walk_plain(&path, &entry_relative, depth + 1, options, found);
+            }
             if matched && (kind != Kind::Dir || options.dirs) {
                 found.push(Found {
-                    relative,
-                    path: path.clone(),
+                    relative: entry_relative,
+                    path,
                     kind,
                     metadata: Some(metadata),
                 });
-            }
-            if descend {
-                self.walk_plain(root, &path, depth + 1, options, found);
             }
         }
     }

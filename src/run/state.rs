@@ -11,18 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use super::glob::{Found, Kind};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Stamp {
-    path: String,
-    kind: char,
-    mode: u32,
-    size: u64,
-    mtime: i128,
-    ctime: i128,
-    inode: u64,
-    target: Option<String>,
-}
-
 #[derive(Debug, Serialize, Deserialize)]
 struct Recorded {
     key: String,
@@ -71,6 +59,12 @@ impl OutputState {
             outputs,
         };
         let json = serde_json::to_vec(&recorded).expect("a fingerprint always serializes");
+        if let Some(velo) = self.dir.parent().filter(|velo| !velo.exists()) {
+            // A project without tools gets its first `.velo/` here; keep it out of git.
+            if std::fs::create_dir_all(velo).is_ok() {
+                let _ = std::fs::write(velo.join(".gitignore"), "*\n");
+            }
+        }
         if std::fs::create_dir_all(&self.dir).is_ok() {
             let _ = crate::fs::write_atomic_unsynced(&path, &json);
         }
@@ -82,57 +76,56 @@ impl OutputState {
     }
 }
 
-/// The digest of the stamps of `outputs` in order, `None` when one cannot be read.
+/// The digest of the stamps of `outputs` in order (each one's path, kind, mode, size,
+/// modification and change times, inode and link target), `None` when one cannot be read.
 fn fingerprint(outputs: &[Found]) -> Option<String> {
-    let stamps = outputs.iter().map(stamp).collect::<Option<Vec<Stamp>>>()?;
-    let json = serde_json::to_vec(&stamps).expect("stamps always serialize");
-    Some(blake3::hash(&json).to_hex().to_string())
+    let mut hasher = blake3::Hasher::new();
+    for found in outputs {
+        stamp(found, &mut hasher)?;
+    }
+    Some(hasher.finalize().to_hex().to_string())
 }
 
 #[cfg(unix)]
-fn stamp(found: &Found) -> Option<Stamp> {
+fn stamp(found: &Found, hasher: &mut blake3::Hasher) -> Option<()> {
     use std::os::unix::fs::MetadataExt;
+    let read;
     let metadata = match &found.metadata {
-        Some(metadata) => metadata.clone(),
-        None => std::fs::symlink_metadata(&found.path).ok()?,
+        Some(metadata) => metadata,
+        None => {
+            read = std::fs::symlink_metadata(&found.path).ok()?;
+            &read
+        }
     };
-    let dir = found.kind == Kind::Dir;
-    let time = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
-    Some(Stamp {
-        path: found.relative.clone(),
-        kind: match found.kind {
-            Kind::File => 'f',
-            Kind::Symlink => 'l',
-            Kind::Dir => 'd',
-        },
-        mode: metadata.mode(),
-        // A directory changes whenever an entry does; its entries are stamped one by one.
-        size: if dir { 0 } else { metadata.size() },
-        mtime: if dir {
-            0
-        } else {
-            time(metadata.mtime(), metadata.mtime_nsec())
-        },
-        ctime: if dir {
-            0
-        } else {
-            time(metadata.ctime(), metadata.ctime_nsec())
-        },
-        inode: if dir { 0 } else { metadata.ino() },
-        target: match found.kind {
-            Kind::Symlink => Some(
-                std::fs::read_link(&found.path)
-                    .ok()?
-                    .to_string_lossy()
-                    .into_owned(),
-            ),
-            _ => None,
-        },
-    })
+    hasher.update(found.relative.as_bytes());
+    hasher.update(&[0]);
+    hasher.update(&metadata.mode().to_le_bytes());
+    // A directory changes whenever an entry does; its entries are stamped one by one.
+    if found.kind == Kind::Dir {
+        hasher.update(b"d");
+        return Some(());
+    }
+    hasher.update(if found.kind == Kind::Symlink { b"l" } else { b"f" });
+    for field in [
+        metadata.size(),
+        metadata.mtime() as u64,
+        metadata.mtime_nsec() as u64,
+        metadata.ctime() as u64,
+        metadata.ctime_nsec() as u64,
+        metadata.ino(),
+    ] {
+        hasher.update(&field.to_le_bytes());
+    }
+    if found.kind == Kind::Symlink {
+        let target = std::fs::read_link(&found.path).ok()?;
+        hasher.update(target.as_os_str().as_encoded_bytes());
+        hasher.update(&[0]);
+    }
+    Some(())
 }
 
 /// Without change times to trust, never skip a restore.
 #[cfg(not(unix))]
-fn stamp(_: &Found) -> Option<Stamp> {
+fn stamp(_: &Found, _: &mut blake3::Hasher) -> Option<()> {
     None
 }
