@@ -195,8 +195,6 @@ impl Plan {
         let start = Instant::now();
         let plan = Arc::new(self);
         let shared = Arc::new(Shared {
-            commands: Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1))),
-            halted: std::sync::atomic::AtomicBool::new(false),
             cache,
             children: Arc::new(Children::default()),
             options: options.clone(),
@@ -225,15 +223,11 @@ impl Plan {
             .collect();
         let mut running: JoinSet<(usize, Outcome)> = JoinSet::new();
         let concurrency = options.concurrency.max(1);
-        // Commands run `concurrency` at a time; more tasks than that may be hashing inputs or
-        // replaying cached results meanwhile, which is mostly waiting on the file system. `-j 1`
-        // keeps everything strictly one at a time.
-        let in_flight = if concurrency == 1 { 1 } else { concurrency * 4 };
         let mut stopping = false;
         let mut interrupted = false;
         let mut signals = Signals::new();
         loop {
-            while !stopping && running.len() < in_flight {
+            while !stopping && running.len() < concurrency {
                 let Some(next) = ready.pop_first() else { break };
                 let id = plan.graph.order[next];
                 let failed_dependency = nodes[id].dependencies.iter().find(|&&d| {
@@ -285,7 +279,6 @@ impl Plan {
                     }
                     if matches!(outcome, Outcome::Failed { .. }) && !options.keep_going {
                         stopping = true;
-                        shared.halted.store(true, std::sync::atomic::Ordering::SeqCst);
                     }
                     outcomes[id] = Some(outcome);
                     release(id, &dependents, &mut waiting, &mut ready, &position);
@@ -296,7 +289,6 @@ impl Plan {
                     }
                     // A second Ctrl-C kills what the first one only asked to stop.
                     shared.children.interrupt(interrupted);
-                    shared.halted.store(true, std::sync::atomic::Ordering::SeqCst);
                     interrupted = true;
                     stopping = true;
                 }
@@ -344,11 +336,6 @@ fn outcome_key(outcome: &Outcome) -> Option<&str> {
 }
 
 struct Shared {
-    /// One permit per command allowed to run at once.
-    commands: Arc<tokio::sync::Semaphore>,
-    /// Set when the run stops (a failure without `--continue`, or Ctrl-C): tasks waiting for a
-    /// permit then do not start.
-    halted: std::sync::atomic::AtomicBool,
     cache: TaskCache,
     children: Arc<Children>,
     options: RunOptions,
@@ -412,19 +399,7 @@ async fn run_task(
         Ok(None) => {}
         Err(warning) => (shared.report)(Event::Warning(format!("{label}: {warning}; running the task"))),
     }
-    let Ok(permit) = shared.commands.clone().acquire_owned().await else {
-        return Outcome::NotRun;
-    };
-    if shared.halted.load(std::sync::atomic::Ordering::SeqCst) {
-        return Outcome::NotRun;
-    }
-    let outcome = run_command(plan, shared, id, key, echo).await;
-    if matches!(outcome, Outcome::Failed { .. }) && !shared.options.keep_going {
-        // Before the permit goes: no task waiting for it may start.
-        shared.halted.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-    drop(permit);
-    outcome
+    run_command(plan, shared, id, key, echo).await
 }
 
 /// Run a task's command and store what it produced.
