@@ -41,7 +41,8 @@ Hash tree (--hash-tree) -- one project, no workspace:
 
 Both: with git on PATH and without --no-git, DIR becomes a git repo with everything committed
 (turborepo reads file hashes from git when it can; the commit has a fixed author and date).
-Deterministic: the same arguments give byte-identical files (git aside). Python 3.11 stdlib.
+Deterministic: the same arguments give byte-identical files and the same git commit.
+Python 3.11 standard library only.
 """
 
 from __future__ import annotations

@@ -7,12 +7,14 @@
 # turborepo workspace: each member's `build` is the same POSIX sh snippet for both tools (it
 # writes 100 files into dist/; inputs src/**, outputs dist/**, dependsOn ^build), and members
 # depend on 0-3 lower-numbered members through package.json, so both tools see one graph. It
-# also writes a single project with 10,000 input files (~41 MB) for the hashing test.
+# also writes a single project with 10,000 input files (~41 MB) for the hashing test. Each tool
+# gets its own copy of the monorepo, so neither finds its outputs rewritten by the other.
 #
 # Scenarios:
 #   hit    both local caches warmed (each tool builds all members once, then a second run is
 #          checked to be a full hit), then ONE hyperfine run, side by side, of `velo run build`
-#          and `turbo run build` in the repo root (both replay the cached logs, their default).
+#          and `turbo run build` in the repo root (`-N`, `env -C TREE`; both replay the cached
+#          logs, their default).
 #          Goal: velo's median >= 3x faster than turbo's (turbo's native binary; the npm
 #          `.bin/turbo` node wrapper, what a global or npx turbo runs, is timed too).
 #   hash   `velo run hash --dry-run=json` (hashes every input) in the 10,000-file project:
@@ -88,6 +90,17 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 echo '{}' >"$work/info.json"
 
+# The temp dir's filesystem (restoring outputs is file creation; on ext4 without a journal the
+# inode allocator skips recently deleted inodes, so delete + re-create of thousands of files
+# costs far more kernel time than with one).
+if fs=$(findmnt -no SOURCE,FSTYPE -T "$work" 2>/dev/null); then
+  if [[ "$fs" == *ext4 && -r "/sys/fs/ext4/$(basename "${fs%% *}")/journal_task" ]]; then
+    jt=$(cat "/sys/fs/ext4/$(basename "${fs%% *}")/journal_task")
+    [[ "$jt" == "<none>" ]] && fs="$fs, no journal" || fs="$fs, journal"
+  fi
+  note fs "$(jstr "$fs")"
+fi
+
 # ---------------------------------------------------------------- turbo (the peer)
 TURBO="" TURBO_SHIM=""
 turbo_skip() { say "turbo: $1; the comparison with turbo is skipped"; note turbo_skipped "$(jstr "$1")"; TURBO="" TURBO_SHIM=""; }
@@ -128,10 +141,15 @@ if [[ -n "$VELO" ]]; then
 fi
 
 # ---------------------------------------------------------------- fixtures
+# One generated monorepo, copied so that each tool has a tree of its own: a tool that finds its
+# outputs rewritten by the other restores them (turbo 2.x leaves outputs already in place alone),
+# and that would be timed too.
 mono=$work/mono
+mono_velo=$work/mono-velo
+mono_turbo=$work/mono-turbo
 hashp=$work/hash
-runlog=$mono/.bench-runs.log
-runlog_lines() { if [[ -f "$runlog" ]]; then wc -l <"$runlog" | tr -d ' '; else echo 0; fi; }
+# Lines in DIR/.bench-runs.log: one per build executed there.
+runlog_lines() { if [[ -f "$1/.bench-runs.log" ]]; then wc -l <"$1/.bench-runs.log" | tr -d ' '; else echo 0; fi; }
 now() { "$PY" -c 'import time; print(time.time())'; }
 
 # run_in DIR LOG LABEL CMD...: run CMD in DIR, stdout to LOG, stderr to LOG.err; die showing
@@ -149,6 +167,8 @@ if want hit; then
   "$PY" "$here/gen_monorepo.py" --out "$mono" --members "$MEMBERS" --files "$FILES" --seed "$SEED" \
     >"$work/mono-meta.json" 2>"$work/gen.log" || { cat "$work/gen.log" >&2; die "gen_monorepo.py failed"; }
   note mono "$(cat "$mono/meta.json")"
+  [[ -n "$VELO" ]] && cp -a "$mono" "$mono_velo"
+  [[ -n "$TURBO" ]] && cp -a "$mono" "$mono_turbo"
 fi
 if want hash; then
   say "gen_monorepo.py --hash-tree: $HASH_FILES input files"
@@ -164,27 +184,39 @@ hf() { # KEY HYPERFINE-ARGS...: hyperfine with the exports run_summarize.py read
 }
 
 # ---------------------------------------------------------------- hit: warm both caches
-# warm TOOL-LABEL KEY CMD...: a full build (every member's build runs once), then a second run
-# that must execute nothing; the log of the second run is kept as $work/KEY-hit.log.
+# warm LABEL KEY DIR CMD...: in DIR, a full build (every member's build runs once), then a
+# second run that must execute nothing; the second run's output is kept as $work/KEY-hit.log.
 warm() {
-  local label=$1 key=$2 before after t0 t1; shift 2
-  before=$(runlog_lines); t0=$(now)
-  run_in "$mono" "$work/$key-build.log" "$label (first, full build)" "$@"
-  t1=$(now); after=$(runlog_lines)
+  local label=$1 key=$2 dir=$3 before after t0 t1; shift 3
+  before=$(runlog_lines "$dir"); t0=$(now)
+  run_in "$dir" "$work/$key-build.log" "$label (first, full build)" "$@"
+  t1=$(now); after=$(runlog_lines "$dir")
   [[ $((after - before)) == "$MEMBERS" ]] \
     || die "$label (first run, empty cache) ran build in $((after - before)) of $MEMBERS members (want each once; see $work/$key-build.log)"
   note "${key}_full_build_s" "$("$PY" -c "print(round($t1 - $t0, 3))")"
   before=$after
-  run_in "$mono" "$work/$key-hit.log" "$label (second run, warm cache)" "$@"
-  after=$(runlog_lines)
+  run_in "$dir" "$work/$key-hit.log" "$label (second run, warm cache)" "$@"
+  after=$(runlog_lines "$dir")
   [[ "$after" == "$before" ]] \
     || die "$label (second run) executed build in $((after - before)) members: not a full cache hit (see $work/$key-hit.log)"
 }
 
+# Each timed command runs in its tool's tree: `env -C DIR` keeps hyperfine's -N (no shell in
+# between; one exec of env for both tools alike); without env -C, a shell `cd DIR &&`.
+if env -C / true 2>/dev/null; then
+  in_dir() { printf 'env -C %s ' "$(q "$1")"; }
+  HF_NOSHELL=(-N)
+  note hit_launch "$(jstr "hyperfine -N, each command as \`env -C TREE TOOL run build\`")"
+else
+  in_dir() { printf 'cd %s && ' "$(q "$1")"; }
+  HF_NOSHELL=()
+  note hit_launch "$(jstr "hyperfine with a shell (no env -C here), each command as \`cd TREE && TOOL run build\`")"
+fi
+
 if want hit; then
   if [[ -n "$TURBO" ]]; then
     say "turbo run build: full build, then a full hit"
-    warm "turbo run build" turbo "$TURBO" run build
+    warm "turbo run build" turbo "$mono_turbo" "$TURBO" run build
     turbo_hit=$(cat "$work/turbo-hit.log" "$work/turbo-hit.log.err")
     if grep -q 'FULL TURBO' <<<"$turbo_hit"; then
       note turbo_hit_check "$(jstr "second run: $(grep -E 'Cached:' <<<"$turbo_hit" | tr -s ' ' | head -n1) >>> FULL TURBO; no build executed")"
@@ -197,7 +229,7 @@ if want hit; then
   fi
   if [[ -n "$VELO" ]]; then
     say "velo run build: full build, then a full hit"
-    warm "velo run build" velo "$VELO" run build
+    warm "velo run build" velo "$mono_velo" "$VELO" run build
     # The run log proved it; velo's own words are checked loosely (the format is velo's).
     velo_hit=$(cat "$work/velo-hit.log" "$work/velo-hit.log.err")
     if grep -Eqi 'hit|cached|replay' <<<"$velo_hit"; then
@@ -206,28 +238,28 @@ if want hit; then
       say "WARNING: the second velo run build executed nothing but its output does not mention a cache hit"
       note velo_hit_check "$(jstr "second run executed no build, but its output does not mention a cache hit (first line: ${velo_hit%%$'\n'*})")"
     fi
-    before=$(runlog_lines)
-    run_in "$mono" "$work/velo-dry.json" "velo run build --dry-run=json" "$VELO" run build --dry-run=json
-    [[ "$(runlog_lines)" == "$before" ]] || die "velo run build --dry-run=json executed builds"
+    before=$(runlog_lines "$mono_velo")
+    run_in "$mono_velo" "$work/velo-dry.json" "velo run build --dry-run=json" "$VELO" run build --dry-run=json
+    [[ "$(runlog_lines "$mono_velo")" == "$before" ]] || die "velo run build --dry-run=json executed builds"
     note velo_dry_run "$("$PY" "$here/run_summarize.py" --dry-run-report "$work/velo-dry.json" --expect "$MEMBERS")"
   fi
 
   say "hit: ${VELO:+velo run build}${VELO:+${TURBO:+ vs }}${TURBO:+turbo run build}, $MEMBERS members, all cached"
   hit_cmds=()
-  [[ -n "$VELO" ]] && hit_cmds+=(-n "velo run build" "$(q "$VELO") run build")
+  [[ -n "$VELO" ]] && hit_cmds+=(-n "velo run build" "$(in_dir "$mono_velo")$(q "$VELO") run build")
   if [[ -n "$TURBO" ]]; then
-    hit_cmds+=(-n "turbo run build" "$(q "$TURBO") run build")
+    hit_cmds+=(-n "turbo run build" "$(in_dir "$mono_turbo")$(q "$TURBO") run build")
     if [[ "$TURBO_DAEMON_ROWS" == 1 ]]; then
-      hit_cmds+=(-n "turbo run build --daemon" "$(q "$TURBO") run build --daemon"
-                 -n "turbo run build --no-daemon" "$(q "$TURBO") run build --no-daemon")
+      hit_cmds+=(-n "turbo run build --daemon" "$(in_dir "$mono_turbo")$(q "$TURBO") run build --daemon"
+                 -n "turbo run build --no-daemon" "$(in_dir "$mono_turbo")$(q "$TURBO") run build --no-daemon")
     fi
-    [[ -n "$TURBO_SHIM" ]] && hit_cmds+=(-n "turbo run build (npm .bin/turbo, node wrapper)" "$(q "$TURBO_SHIM") run build")
+    [[ -n "$TURBO_SHIM" ]] \
+      && hit_cmds+=(-n "turbo run build (npm .bin/turbo, node wrapper)" "$(in_dir "$mono_turbo")$(q "$TURBO_SHIM") run build")
   fi
-  before=$(runlog_lines)
-  # -N: no shell in between; both run in the repo root, with the same environment.
-  (cd "$mono" && hf hit -N --warmup "$WARMUP" --runs "$RUNS" "${hit_cmds[@]}") \
-    || die "hyperfine failed on the hit scenario (a command exited non-zero; rerun it by hand in VELO_BENCH_KEEP=1's $mono)"
-  after=$(runlog_lines)
+  before=$(( $(runlog_lines "$mono_velo") + $(runlog_lines "$mono_turbo") ))
+  hf hit "${HF_NOSHELL[@]}" --warmup "$WARMUP" --runs "$RUNS" "${hit_cmds[@]}" \
+    || die "hyperfine failed on the hit scenario (a command exited non-zero; VELO_BENCH_KEEP=1 keeps the trees to rerun it by hand)"
+  after=$(( $(runlog_lines "$mono_velo") + $(runlog_lines "$mono_turbo") ))
   [[ "$after" == "$before" ]] || die "the timed runs executed build $((after - before)) times: they were not all full hits"
   note hit_runlog_check "$(jstr "no build executed during the $(( (RUNS + WARMUP) * ${#hit_cmds[@]} / 3 )) timed and warm-up runs of hyperfine")"
 fi

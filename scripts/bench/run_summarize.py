@@ -213,6 +213,16 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"`turbo run hash --dry-run=json` lists {info['turbo_hash_inputs']} inputs (src/** plus "
                      "package.json and turbo.json). In a git repo turbo takes the hash of a clean tracked file "
                      "from the git index instead of reading it; with mtimes bumped git must re-read them.")
+    if hit:
+        notes.append(f"Launch: {info.get('hit_launch', '?')}; velo and turbo each in a copy of the "
+                     "same generated tree, so neither finds its outputs rewritten by the other.")
+    if "fs" in info:
+        fs = info["fs"]
+        notes.append(f"Temp dir filesystem: {fs}." + (
+            " On ext4 without a journal the inode allocator skips inodes deleted in the last few "
+            "seconds, so a run that deletes and re-creates thousands of output files pays for it in "
+            "kernel time (perf: `recently_deleted`, `find_inode_bit`); a tool that leaves outputs "
+            "already in place alone does not." if "no journal" in fs else ""))
     if mono:
         notes.append(f"Monorepo (`gen_monorepo.py --seed {mono.get('seed')}`): {mono.get('members')} members, "
                      f"{mono.get('edges')} dependency edges (package.json), {mono.get('roots')} without deps, "
@@ -244,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         *[f"- {n}" for n in notes],
         "",
     ]
-    titles = {"hit": "Full cache hit (`-N`, in the repo root)", "hash": "Hashing, inputs as they are",
+    titles = {"hit": "Full cache hit (each tool in its copy of the repo root)", "hash": "Hashing, inputs as they are",
               "hash-touched": "Hashing, every input's mtime bumped before each run"}
     for key in ("hit", "hash", "hash-touched"):
         p = a.work / f"hyperfine-{key}.md"
