@@ -48,6 +48,18 @@ fn set_default_permissions(_file: &std::fs::File) -> std::io::Result<()> {
 
 /// Remove `path` whatever it is: a directory with everything in it, or a file or symlink
 /// (never what a symlink points at).
+/// Whether any execute bit is set (always false where there are none).
+#[cfg(unix)]
+pub fn is_executable(metadata: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    metadata.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+pub fn is_executable(_metadata: &std::fs::Metadata) -> bool {
+    false
+}
+
 pub fn remove_any(path: &Path) -> std::io::Result<()> {
     if std::fs::symlink_metadata(path)?.is_dir() {
         std::fs::remove_dir_all(path)

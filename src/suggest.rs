@@ -5,6 +5,22 @@ pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a st
     closest(input, candidates).map(|best| format!("; did you mean `{best}`?"))
 }
 
+/// A hint for an unknown `input`: the closest candidate, else the list of all of them
+/// (`the {plural} are: `a`, `b``).
+pub fn closest_or_all<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str> + Clone,
+    plural: &str,
+) -> String {
+    match closest(input, candidates.clone()) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => {
+            let all: Vec<String> = candidates.into_iter().map(|c| format!("`{c}`")).collect();
+            format!("the {plural} are: {}", all.join(", "))
+        }
+    }
+}
+
 /// The candidate with the smallest edit distance to `input`, if it is plausibly a typo of it.
 pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let input_lower = input.to_ascii_lowercase();

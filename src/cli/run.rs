@@ -69,7 +69,7 @@ pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode, Error> {
         concurrency: args.concurrency.map_or_else(crate::run::parallelism, usize::from),
         echo: !printer.quiet,
     };
-    let (mut workspace, mut here) = Workspace::discover(&context.cwd)?;
+    let (workspace, here) = Workspace::discover(&context.cwd)?;
     let root = Project {
         root: workspace.root.clone(),
         manifest: workspace.members[0].manifest.clone(),
@@ -89,8 +89,8 @@ pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode, Error> {
             cwd: workspace.root.clone(),
             ..context.clone()
         };
+        // Syncing writes `velo.lock` and `.velo`, never a `velo.json`: the workspace stands.
         ensure_synced(&at_root, SyncMode::Update, false).await?;
-        (workspace, here) = Workspace::discover(&context.cwd)?;
         Lock::read(&root.lock_path())?
     };
     let platform = match context.settings.host {

@@ -7,7 +7,6 @@
 //! `velo cache prune --max-size` evicts by.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -76,9 +75,7 @@ impl TaskCache {
         let artifact = entry.join(ARTIFACT);
         match artifact::digest_file(&artifact) {
             Ok((blake3, size)) if blake3 == sidecar.blake3 && size == sidecar.size => {
-                if let Ok(handle) = std::fs::File::open(&entry) {
-                    let _ = handle.set_modified(SystemTime::now());
-                }
+                crate::store::touch(&entry);
                 Lookup::Hit(artifact)
             }
             Ok((blake3, size)) => self.discard(
@@ -95,7 +92,7 @@ impl TaskCache {
     }
 
     /// Remove a damaged entry, reporting why.
-    pub fn discard(&self, entry: &Path, reason: String) -> Lookup {
+    fn discard(&self, entry: &Path, reason: String) -> Lookup {
         let _ = crate::fs::remove_any(entry);
         Lookup::Corrupt(reason)
     }

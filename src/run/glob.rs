@@ -47,6 +47,18 @@ pub enum Kind {
     Dir,
 }
 
+impl Kind {
+    fn of(file_type: std::fs::FileType) -> Self {
+        if file_type.is_symlink() {
+            Kind::Symlink
+        } else if file_type.is_dir() {
+            Kind::Dir
+        } else {
+            Kind::File
+        }
+    }
+}
+
 /// How a walk treats ignore files and what it yields.
 #[derive(Debug, Clone, Default)]
 pub struct Walk {
@@ -159,11 +171,7 @@ impl Globs {
             };
             if !metadata.is_dir() {
                 // A literal file is taken as named, even when an ignore file lists it.
-                let kind = if metadata.file_type().is_symlink() {
-                    Kind::Symlink
-                } else {
-                    Kind::File
-                };
+                let kind = Kind::of(metadata.file_type());
                 if self.is_match(base) {
                     found.push(Found {
                         relative: base.clone(),
@@ -214,13 +222,7 @@ impl Globs {
                 let Some(relative) = entry.path().strip_prefix(dir).ok().and_then(slash_path) else {
                     continue;
                 };
-                let kind = if file_type.is_symlink() {
-                    Kind::Symlink
-                } else if file_type.is_dir() {
-                    Kind::Dir
-                } else {
-                    Kind::File
-                };
+                let kind = Kind::of(file_type);
                 if (kind != Kind::Dir || options.dirs) && !relative.is_empty() && self.is_match(&relative) {
                     found.push(Found {
                         relative,
@@ -251,13 +253,7 @@ impl Globs {
             let Some(name) = name.to_str() else { continue };
             let Ok(metadata) = entry.metadata() else { continue };
             let file_type = metadata.file_type();
-            let kind = if file_type.is_symlink() {
-                Kind::Symlink
-            } else if file_type.is_dir() {
-                Kind::Dir
-            } else {
-                Kind::File
-            };
+            let kind = Kind::of(file_type);
             let path = entry.path();
             if kind == Kind::Dir && (name == ".git" || name == ".velo" || options.skip.contains(&path)) {
                 continue;

@@ -223,17 +223,10 @@ fn unknown_task(workspace: &Workspace, scope: &[usize], name: &str) -> Error {
         .iter()
         .flat_map(|&m| workspace.members[m].manifest.tasks.keys().map(String::as_str))
         .collect();
-    let hint = match crate::suggest::closest(name, known.iter().copied()) {
-        Some(best) => format!("did you mean `{best}`?"),
-        None if known.is_empty() => format!("add it under `tasks` in `{MANIFEST_FILE}`"),
-        None => format!(
-            "the tasks are: {}",
-            known
-                .iter()
-                .map(|t| format!("`{t}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+    let hint = if known.is_empty() {
+        format!("add it under `tasks` in `{MANIFEST_FILE}`")
+    } else {
+        crate::suggest::closest_or_all(name, known.iter().copied(), "tasks")
     };
     let place = if scope.len() == 1 {
         format!(

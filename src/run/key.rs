@@ -128,7 +128,7 @@ fn hash_file(found: &Found) -> std::io::Result<([u8; 32], u64)> {
     }
     let mut file = std::fs::File::open(&found.path)?;
     let metadata = file.metadata()?;
-    hasher.update(if is_executable(&metadata) {
+    hasher.update(if crate::fs::is_executable(&metadata) {
         b"exec\0"
     } else {
         b"file\0"
@@ -152,17 +152,6 @@ fn hash_file(found: &Found) -> std::io::Result<([u8; 32], u64)> {
         counted
     };
     Ok((*hasher.finalize().as_bytes(), bytes))
-}
-
-#[cfg(unix)]
-fn is_executable(metadata: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    metadata.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_: &std::fs::Metadata) -> bool {
-    false
 }
 
 #[cfg(test)]

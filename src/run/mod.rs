@@ -731,18 +731,7 @@ fn scope(workspace: &Workspace, here: usize, filter: &[String]) -> Result<Vec<us
             .collect();
         if matched.is_empty() {
             let names = workspace.members.iter().map(|m| m.name.as_str());
-            let hint = match crate::suggest::closest(trimmed, names) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => format!(
-                    "the members are: {}",
-                    workspace
-                        .members
-                        .iter()
-                        .map(|m| format!("`{}`", m.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            };
+            let hint = crate::suggest::closest_or_all(trimmed, names, "members");
             return Err(Error::usage(
                 format!("`--filter {pattern}` matches no workspace member"),
                 Some(hint),

@@ -198,17 +198,7 @@ impl Workspace {
                     .or_else(|| members.iter().position(|m| m.relative == trimmed));
                 let Some(found) = found else {
                     let names = members.iter().map(|m| m.name.as_str());
-                    let hint = match crate::suggest::closest(name, names) {
-                        Some(best) => format!("did you mean `{best}`?"),
-                        None => format!(
-                            "the members are: {}",
-                            members
-                                .iter()
-                                .map(|m| format!("`{}`", m.name))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    };
+                    let hint = crate::suggest::closest_or_all(name, names, "members");
                     return Err(Error::usage(
                         format!(
                             "`{}` depends on the workspace member `{name}`, which does not exist",

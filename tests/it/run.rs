@@ -909,33 +909,28 @@ fn a_member_task_dependency_runs_first() {
     insta::assert_snapshot!("member_task_dependency", context.render(&output));
 
     // A misspelt member or task in `member#task`.
-    write_json(
-        &member_dir(&context, "app"),
-        "velo.json",
-        &json!({ "name": "app", "tasks": { "build": { "command": "true", "depends_on": ["tols#gen"] } } }),
-    );
-    let output = context.run(["run", "build"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("did you mean `tools#gen`?"),
-        "{}",
-        stderr(&output)
-    );
-    insta::assert_snapshot!("member_task_dependency_unknown_member", context.render(&output));
-
-    write_json(
-        &member_dir(&context, "app"),
-        "velo.json",
-        &json!({ "name": "app", "tasks": { "build": { "command": "true", "depends_on": ["tools#gne"] } } }),
-    );
-    let output = context.run(["run", "build"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("did you mean `gen`?"),
-        "{}",
-        stderr(&output)
-    );
-    insta::assert_snapshot!("member_task_dependency_unknown_task", context.render(&output));
+    for (dependency, hint, snapshot) in [
+        (
+            "tols#gen",
+            "did you mean `tools#gen`?",
+            "member_task_dependency_unknown_member",
+        ),
+        (
+            "tools#gne",
+            "did you mean `gen`?",
+            "member_task_dependency_unknown_task",
+        ),
+    ] {
+        write_json(
+            &member_dir(&context, "app"),
+            "velo.json",
+            &json!({ "name": "app", "tasks": { "build": { "command": "true", "depends_on": [dependency] } } }),
+        );
+        let output = context.run(["run", "build"]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(stderr(&output).contains(hint), "{}", stderr(&output));
+        insta::assert_snapshot!(snapshot, context.render(&output));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -299,7 +299,7 @@ impl<'a> Tree<'a> {
         let mut input = File::open(source).map_err(|err| write_error(entry, full, err))?;
         let executable = input
             .metadata()
-            .map(|metadata| is_executable(&metadata))
+            .map(|metadata| crate::fs::is_executable(&metadata))
             .map_err(|err| write_error(entry, full, err))?;
         let mut out = create_new(full).map_err(|err| write_error(entry, full, err))?;
         match self.copy(&mut input, &mut out) {
@@ -413,17 +413,6 @@ fn set_file_mode(file: &File, executable: bool) -> io::Result<()> {
 #[cfg(not(unix))]
 fn set_file_mode(_file: &File, _executable: bool) -> io::Result<()> {
     Ok(())
-}
-
-#[cfg(unix)]
-fn is_executable(metadata: &fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    metadata.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_metadata: &fs::Metadata) -> bool {
-    false
 }
 
 #[cfg(unix)]
