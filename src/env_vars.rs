@@ -26,6 +26,47 @@ pub const VELO_GITLAB_API_URL: &str = "VELO_GITLAB_API_URL";
 pub const VELO_GITEA_API_URL: &str = "VELO_GITEA_API_URL";
 /// The Codeberg API (default `https://codeberg.org/api/v1`).
 pub const VELO_CODEBERG_API_URL: &str = "VELO_CODEBERG_API_URL";
+/// The remote build cache's URL (overrides `cache.remote.url` in `velo.json`).
+pub const VELO_CACHE_URL: &str = "VELO_CACHE_URL";
+/// The remote build cache's bearer token (overrides `cache.remote.token`); never printed.
+pub const VELO_CACHE_TOKEN: &str = "VELO_CACHE_TOKEN";
+/// A secret shared by everyone using a remote cache: uploads are signed with it (HMAC-SHA256)
+/// and downloads must carry a valid signature.
+pub const VELO_CACHE_SIGNING_KEY: &str = "VELO_CACHE_SIGNING_KEY";
+/// `velo serve`: the address to listen on (default `127.0.0.1:8080`).
+pub const VELO_SERVER_LISTEN: &str = "VELO_SERVER_LISTEN";
+/// `velo serve`: `file:///path` or `s3://bucket`.
+pub const VELO_SERVER_STORAGE: &str = "VELO_SERVER_STORAGE";
+/// `velo serve`: the tokens file (`read SECRET` / `write SECRET` lines).
+pub const VELO_SERVER_TOKENS_FILE: &str = "VELO_SERVER_TOKENS_FILE";
+/// `velo serve`: the URL clients reach the server at (for the local driver's artifact URLs).
+pub const VELO_SERVER_PUBLIC_URL: &str = "VELO_SERVER_PUBLIC_URL";
+/// `velo serve`: the secret that signs the local driver's URLs (random per process if unset).
+pub const VELO_SERVER_URL_SECRET: &str = "VELO_SERVER_URL_SECRET";
+/// `velo serve`: seconds a signed or presigned URL stays valid (default 900).
+pub const VELO_SERVER_URL_EXPIRY: &str = "VELO_SERVER_URL_EXPIRY";
+/// `velo serve`: the S3 endpoint (falls back to `AWS_ENDPOINT_URL`).
+pub const VELO_SERVER_S3_ENDPOINT: &str = "VELO_SERVER_S3_ENDPOINT";
+/// `velo serve`: the S3 region (falls back to `AWS_REGION`, then `us-east-1`).
+pub const VELO_SERVER_S3_REGION: &str = "VELO_SERVER_S3_REGION";
+/// `velo serve`: address buckets as `bucket.host` instead of `host/bucket`.
+pub const VELO_SERVER_S3_VIRTUAL_HOST: &str = "VELO_SERVER_S3_VIRTUAL_HOST";
+/// `velo serve`: the largest artifact accepted (default 2G).
+pub const VELO_SERVER_MAX_ARTIFACT_SIZE: &str = "VELO_SERVER_MAX_ARTIFACT_SIZE";
+/// `velo serve`: the largest negotiation body accepted (default 1M).
+pub const VELO_SERVER_MAX_REQUEST_SIZE: &str = "VELO_SERVER_MAX_REQUEST_SIZE";
+/// `velo serve`, local driver: remove objects not used for this long (`30d`, `12h`).
+pub const VELO_SERVER_MAX_AGE: &str = "VELO_SERVER_MAX_AGE";
+/// `velo serve`, local driver: evict the least recently used objects past this size.
+pub const VELO_SERVER_MAX_SIZE: &str = "VELO_SERVER_MAX_SIZE";
+/// `velo serve`: `text` or `json` log lines.
+pub const VELO_SERVER_LOG_FORMAT: &str = "VELO_SERVER_LOG_FORMAT";
+/// Standard AWS variables `velo serve` reads for S3.
+pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+pub const AWS_REGION: &str = "AWS_REGION";
 /// Tokens for forge APIs; never printed.
 pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
 pub const GH_TOKEN: &str = "GH_TOKEN";
@@ -50,4 +91,21 @@ pub const ALL: &[&str] = &[
     VELO_GITLAB_API_URL,
     VELO_GITEA_API_URL,
     VELO_CODEBERG_API_URL,
+    VELO_CACHE_URL,
+    VELO_CACHE_TOKEN,
+    VELO_CACHE_SIGNING_KEY,
+    VELO_SERVER_LISTEN,
+    VELO_SERVER_STORAGE,
+    VELO_SERVER_TOKENS_FILE,
+    VELO_SERVER_PUBLIC_URL,
+    VELO_SERVER_URL_SECRET,
+    VELO_SERVER_URL_EXPIRY,
+    VELO_SERVER_S3_ENDPOINT,
+    VELO_SERVER_S3_REGION,
+    VELO_SERVER_S3_VIRTUAL_HOST,
+    VELO_SERVER_MAX_ARTIFACT_SIZE,
+    VELO_SERVER_MAX_REQUEST_SIZE,
+    VELO_SERVER_MAX_AGE,
+    VELO_SERVER_MAX_SIZE,
+    VELO_SERVER_LOG_FORMAT,
 ];

@@ -14,6 +14,22 @@ pub const EXIT_FAILURE: i32 = 1;
 /// Exit code for bad usage or bad input.
 pub const EXIT_USAGE: i32 = 2;
 
+/// An error and its causes on one line: `outer: cause: root cause`.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // reqwest and hyper often repeat the cause in the message; say it once.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]

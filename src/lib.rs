@@ -14,7 +14,9 @@
 //! | [`install`] | the project's `.velo/`: Cellar, generations of `bin/` and `opt/`, state |
 //! | [`shell`] | activation hooks for bash, zsh and fish (`templates/hook.*`) and their stamps |
 //! | [`config`] | the user's `config.toml` |
-//! | [`run`] | `velo run`: workspaces, the task graph, task keys, the local task cache (`tasks-v1/`) |
+//! | [`run`] | `velo run`: workspaces, the task graph, task keys, the local task cache (`tasks-v1/`), the remote cache client |
+//! | [`protocol`] | the remote cache's wire format and object envelope, shared by client and server |
+//! | `server` | `velo serve` (cargo feature `server`, on by default): routes, tokens, storage drivers |
 //! | [`ops`] | what commands do, as library functions |
 //! | [`cli`] | argument parsing and all printing |
 
@@ -30,8 +32,11 @@ pub mod lock;
 pub mod manifest;
 pub mod ops;
 pub mod platform;
+pub mod protocol;
 pub mod resolve;
 pub mod run;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod settings;
 pub mod shell;
 pub mod sources;

@@ -6,6 +6,7 @@ use super::progress::human_bytes;
 use super::Context;
 use crate::error::Error;
 use crate::ops;
+use crate::run::remote::{Remote, RemoteConfig, RemoteError};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum CacheCommand {
@@ -27,21 +28,64 @@ pub enum CacheCommand {
     },
 }
 
+#[derive(serde::Serialize)]
+struct RemoteStatus {
+    url: String,
+    reachable: bool,
+    #[serde(flatten)]
+    status: Option<crate::protocol::StatusResponse>,
+    error: Option<String>,
+}
+
+/// The remote cache of the project here (or `VELO_CACHE_URL`), asked who the token is.
+async fn remote_status(context: &Context) -> Result<Option<RemoteStatus>, Error> {
+    let project = context.project().ok();
+    let configured = project
+        .as_ref()
+        .and_then(|p| p.manifest.cache.as_ref())
+        .and_then(|c| c.remote.as_ref());
+    let Some(config) = RemoteConfig::resolve(configured, &ops::env::current_env())? else {
+        return Ok(None);
+    };
+    let url = config.url.to_string();
+    let reporter: crate::run::Reporter = std::sync::Arc::new(|_| {});
+    let remote = Remote::new(config, reporter)?;
+    let (status, error, reachable) = match remote.status().await {
+        Ok(status) => (Some(status), None, true),
+        Err(err) => {
+            let reachable = !matches!(err, RemoteError::Http(_));
+            (None, Some(err.to_string()), reachable)
+        }
+    };
+    Ok(Some(RemoteStatus {
+        url,
+        reachable,
+        status,
+        error,
+    }))
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     ops::cache::parse_size(text)
         .ok_or_else(|| format!("`{text}` is not a size; write it like `500M` or `2G`"))
 }
 
-pub fn run(command: CacheCommand, context: &Context) -> Result<ExitCode, Error> {
+pub async fn run(command: CacheCommand, context: &Context) -> Result<ExitCode, Error> {
     let root = context.settings.cache.root();
     match command {
         CacheCommand::Dir => println!("{}", root.display()),
         CacheCommand::Status { json } => {
             let buckets = ops::cache::status(root);
+            let remote = remote_status(context).await?;
             if json {
+                let status = serde_json::json!({
+                    "dir": root,
+                    "buckets": buckets,
+                    "remote": remote,
+                });
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&buckets).expect("status serializes")
+                    serde_json::to_string_pretty(&status).expect("status serializes")
                 );
             } else {
                 println!("{}", root.display());
@@ -55,6 +99,23 @@ pub fn run(command: CacheCommand, context: &Context) -> Result<ExitCode, Error> 
                 }
                 let total: u64 = buckets.iter().map(|b| b.bytes).sum();
                 println!("  {:<14} {:>6}          {:>10}", "total", "", human_bytes(total));
+                if let Some(remote) = &remote {
+                    println!("remote {}", remote.url);
+                    match (&remote.status, &remote.error) {
+                        (Some(status), _) => println!(
+                            "  reachable; token scope {}; storage {} (first write wins: {})",
+                            status.scope,
+                            status.storage,
+                            match status.first_write_wins {
+                                crate::protocol::FirstWriteWins::Atomic => "enforced",
+                                crate::protocol::FirstWriteWins::Checked => "checked only",
+                            }
+                        ),
+                        (None, Some(error)) if remote.reachable => println!("  reachable, but {error}"),
+                        (None, Some(error)) => println!("  unreachable: {error}"),
+                        (None, None) => {}
+                    }
+                }
             }
         }
         CacheCommand::Clean => {

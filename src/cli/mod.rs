@@ -17,6 +17,8 @@ mod printer;
 mod progress;
 mod remove;
 mod run;
+#[cfg(feature = "server")]
+mod serve;
 mod shell;
 mod sync;
 mod tree;
@@ -111,6 +113,9 @@ enum Command {
     /// Inspect and manage the cache.
     #[command(subcommand)]
     Cache(cache::CacheCommand),
+    /// Serve a remote build cache for `velo run` (and `turbo`) over local or S3 storage.
+    #[cfg(feature = "server")]
+    Serve(Box<serve::ServeArgs>),
 }
 
 /// What every command gets: settings, the printer and where it was started.
@@ -178,7 +183,9 @@ async fn run(command: Command, context: &Context) -> Result<ExitCode, Error> {
         Command::Which(args) => which::run(args, context),
         Command::List(args) => list::run(args, context),
         Command::Run(args) => run::run(args, context).await,
-        Command::Cache(command) => cache::run(command, context),
+        Command::Cache(command) => cache::run(command, context).await,
+        #[cfg(feature = "server")]
+        Command::Serve(args) => serve::run(*args, context).await,
         Command::Tree(args) => tree::run(args, context).await,
         Command::Outdated(args) => outdated::run(args, context).await,
         Command::Info(args) => info::run(args, context).await,

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::progress::human_bytes;
 use super::sync::{ensure_synced, SyncMode};
 use super::Context;
 use crate::error::Error;
@@ -10,6 +11,7 @@ use crate::lock::Lock;
 use crate::manifest::Project;
 use crate::ops::lock::Upgrade;
 use crate::run::cache::TaskCache;
+use crate::run::remote::{Remote, RemoteConfig};
 use crate::run::workspace::Workspace;
 use crate::run::{CacheStatus, Event, Outcome, Plan, Report, RunOptions};
 
@@ -110,17 +112,36 @@ pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode, Error> {
         .replacing(options.force);
     let dry_run_rows = args.dry_run.map(|_| dry_run_rows(&plan));
     let reporter: crate::run::Reporter = Arc::new(move |event| report(&printer, event));
-    let report = plan.execute(&options, cache, reporter).await;
+    let remote = remote(&plan, context, &reporter)?;
+    let report = plan.execute(&options, cache, remote, reporter).await;
     if let (Some(format), Some(rows)) = (args.dry_run, dry_run_rows) {
         return print_dry_run(format, rows, &report);
     }
     summarize(context, &report)
 }
 
+/// The remote cache, when `velo.json` or `VELO_CACHE_URL` names one (never offline).
+fn remote(
+    plan: &Plan,
+    context: &Context,
+    reporter: &crate::run::Reporter,
+) -> Result<Option<Arc<Remote>>, Error> {
+    if context.settings.offline {
+        return Ok(None);
+    }
+    let manifest = &plan.workspace.members[0].manifest;
+    let configured = manifest.cache.as_ref().and_then(|c| c.remote.as_ref());
+    let Some(config) = RemoteConfig::resolve(configured, &crate::ops::env::current_env())? else {
+        return Ok(None);
+    };
+    Ok(Some(Arc::new(Remote::new(config, reporter.clone())?)))
+}
+
 fn report(printer: &super::Printer, event: Event<'_>) {
     match event {
-        Event::CacheHit { label, key } => {
-            printer.status("Replaying", format!("{label} (cache hit, {})", short(key)));
+        Event::CacheHit { label, key, remote } => {
+            let hit = if remote { "remote cache hit" } else { "cache hit" };
+            printer.status("Replaying", format!("{label} ({hit}, {})", short(key)));
         }
         Event::Running { label, key, cached } => {
             let why = if cached { "cache miss" } else { "cache disabled" };
@@ -129,6 +150,34 @@ fn report(printer: &super::Printer, event: Event<'_>) {
         Event::Failed { label, reason } => printer.failure(format!("task `{label}` {reason}")),
         Event::Warning(message) => printer.warn(message),
         Event::Interrupted => printer.warn("interrupted: stopping the running tasks"),
+        Event::Transferred {
+            downloaded,
+            downloaded_bytes,
+            uploaded,
+            uploaded_bytes,
+        } => {
+            let results = |n: u64| if n == 1 { "result" } else { "results" };
+            if downloaded > 0 {
+                printer.status(
+                    "Downloaded",
+                    format!(
+                        "{downloaded} {} from the remote cache ({})",
+                        results(downloaded),
+                        human_bytes(downloaded_bytes)
+                    ),
+                );
+            }
+            if uploaded > 0 {
+                printer.status(
+                    "Uploaded",
+                    format!(
+                        "{uploaded} {} to the remote cache ({})",
+                        results(uploaded),
+                        human_bytes(uploaded_bytes)
+                    ),
+                );
+            }
+        }
     }
 }
 

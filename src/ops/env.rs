@@ -67,7 +67,7 @@ pub fn env_layer(
 }
 
 /// Replace `${NAME}` with the variable's current value (empty when unset).
-fn expand(text: &str, current: &BTreeMap<String, String>) -> String {
+pub fn expand(text: &str, current: &BTreeMap<String, String>) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {

@@ -113,31 +113,50 @@ impl TaskCache {
         log: &[u8],
         meta: &ArtifactMeta,
     ) -> Result<(PathBuf, Written), ArtifactError> {
-        let staging = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempdir_in(&self.dir)
-            .map_err(|source| ArtifactError::Io {
-                path: self.dir.clone(),
-                source,
-            })?;
+        let staging = self.staging().map_err(|source| ArtifactError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
         let written = artifact::create(
-            &staging.path().join(ARTIFACT),
+            &Self::staged_artifact(&staging),
             member_dir,
             root,
             outputs,
             log,
             meta,
         )?;
+        let path = self
+            .commit(key, staging, &written)
+            .map_err(|source| ArtifactError::Io {
+                path: self.entry(key),
+                source,
+            })?;
+        Ok((path, written))
+    }
+
+    /// A hidden directory to build an entry in, beside the entries.
+    pub fn staging(&self) -> std::io::Result<tempfile::TempDir> {
+        tempfile::Builder::new().prefix(".tmp-").tempdir_in(&self.dir)
+    }
+
+    /// Where the artifact goes in a staging directory.
+    pub fn staged_artifact(staging: &tempfile::TempDir) -> PathBuf {
+        staging.path().join(ARTIFACT)
+    }
+
+    /// Record the staged artifact's digest and move the entry into place (see [`Self::store`]).
+    pub fn commit(
+        &self,
+        key: &str,
+        staging: tempfile::TempDir,
+        written: &Written,
+    ) -> std::io::Result<PathBuf> {
         let sidecar = serde_json::to_vec(&Sidecar {
             blake3: written.blake3.clone(),
             size: written.size,
         })
         .expect("a sidecar always serializes");
-        let sidecar_path = staging.path().join(SIDECAR);
-        std::fs::write(&sidecar_path, sidecar).map_err(|source| ArtifactError::Io {
-            path: sidecar_path,
-            source,
-        })?;
+        std::fs::write(staging.path().join(SIDECAR), sidecar)?;
         let entry = self.entry(key);
         let staged = staging.keep();
         if std::fs::rename(&staged, &entry).is_err() {
@@ -148,12 +167,12 @@ impl TaskCache {
                     let _ = std::fs::remove_dir_all(&old);
                 }
                 if std::fs::rename(&staged, &entry).is_ok() {
-                    return Ok((entry.join(ARTIFACT), written));
+                    return Ok(entry.join(ARTIFACT));
                 }
             }
             // Another run stored this key first; its entry is as good as ours.
             let _ = std::fs::remove_dir_all(&staged);
         }
-        Ok((entry.join(ARTIFACT), written))
+        Ok(entry.join(ARTIFACT))
     }
 }

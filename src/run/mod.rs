@@ -5,7 +5,9 @@
 //! task's globs and directory before anything runs. [`Plan::execute`] walks the graph: for each
 //! task whose dependencies have finished it hashes the inputs ([`key`]), restores and replays a
 //! cached result ([`cache`], [`artifact`]) or runs the command ([`process`]) and stores what it
-//! produced.
+//! produced. With a remote cache ([`remote`]), the keys of the whole graph are worked out first
+//! and everything the local cache lacks is negotiated in one request and downloaded before the
+//! first task starts; new results are uploaded as they are stored.
 
 pub mod artifact;
 pub mod cache;
@@ -13,6 +15,7 @@ pub mod glob;
 pub mod graph;
 pub mod key;
 pub mod process;
+pub mod remote;
 pub mod state;
 pub mod workspace;
 
@@ -119,6 +122,8 @@ pub enum Event<'a> {
     CacheHit {
         label: &'a str,
         key: &'a str,
+        /// Downloaded from the remote cache in this run.
+        remote: bool,
     },
     Running {
         label: &'a str,
@@ -131,6 +136,13 @@ pub enum Event<'a> {
     },
     Warning(String),
     Interrupted,
+    /// Results moved to or from the remote cache, for the summary.
+    Transferred {
+        downloaded: u64,
+        downloaded_bytes: u64,
+        uploaded: u64,
+        uploaded_bytes: u64,
+    },
 }
 
 pub type Reporter = Arc<dyn Fn(Event<'_>) + Send + Sync>;
@@ -191,7 +203,13 @@ impl Plan {
     }
 
     /// Run the graph (or, with `dry_run`, compute every key and look it up).
-    pub async fn execute(self, options: &RunOptions, cache: TaskCache, report: Reporter) -> Report {
+    pub async fn execute(
+        self,
+        options: &RunOptions,
+        cache: TaskCache,
+        remote: Option<Arc<remote::Remote>>,
+        report: Reporter,
+    ) -> Report {
         let start = Instant::now();
         let plan = Arc::new(self);
         let shared = Arc::new(Shared {
@@ -199,7 +217,20 @@ impl Plan {
             children: Arc::new(Children::default()),
             options: options.clone(),
             report,
+            remote,
         });
+        if let Some(remote) = &shared.remote {
+            if !options.dry_run && !options.force {
+                let missing = {
+                    let plan = plan.clone();
+                    let shared = shared.clone();
+                    tokio::task::spawn_blocking(move || plan.predicted_misses(&shared))
+                        .await
+                        .unwrap_or_default()
+                };
+                remote.prefetch(missing, &shared.cache).await;
+            }
+        }
         let nodes = &plan.graph.nodes;
         let position: BTreeMap<usize, usize> = plan
             .graph
@@ -294,6 +325,17 @@ impl Plan {
                 }
             }
         }
+        if let Some(remote) = &shared.remote {
+            remote.finish(interrupted).await;
+            let transfers = &remote.transfers;
+            let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+            (shared.report)(Event::Transferred {
+                downloaded: load(&transfers.downloaded),
+                downloaded_bytes: load(&transfers.downloaded_bytes),
+                uploaded: load(&transfers.uploaded),
+                uploaded_bytes: load(&transfers.uploaded_bytes),
+            });
+        }
         let outcomes = plan
             .graph
             .order
@@ -340,6 +382,7 @@ struct Shared {
     children: Arc<Children>,
     options: RunOptions,
     report: Reporter,
+    remote: Option<Arc<remote::Remote>>,
 }
 
 /// Key, then cache, then command, for one task.
@@ -386,10 +429,30 @@ async fn run_task(
             cache,
         };
     }
+    let restored = match (&shared.remote, restored) {
+        (Some(remote), Ok(None)) if cacheable && !shared.options.force => {
+            if remote.fetch(&key, &shared.cache).await {
+                let plan = plan.clone();
+                let shared = shared.clone();
+                let key = key.clone();
+                tokio::task::spawn_blocking(move || plan.restore(&shared.cache, id, &key))
+                    .await
+                    .unwrap_or(Ok(None))
+            } else {
+                Ok(None)
+            }
+        }
+        (_, restored) => restored,
+    };
     let echo = Echo::new(label, shared.options.echo);
     match restored {
         Ok(Some(restored)) => {
-            (shared.report)(Event::CacheHit { label, key: &key });
+            let remote = shared.remote.as_ref().is_some_and(|r| r.fetched(&key));
+            (shared.report)(Event::CacheHit {
+                label,
+                key: &key,
+                remote,
+            });
             echo.replay(&restored.log);
             return Outcome::Cached {
                 key,
@@ -463,9 +526,12 @@ async fn run_command(plan: &Arc<Plan>, shared: &Arc<Shared>, id: usize, key: Str
             tokio::task::spawn_blocking(move || plan.store(&shared.cache, id, &key, &log, duration_ms)).await
         };
         match stored {
-            Ok(Ok(warnings)) => {
+            Ok(Ok((warnings, (artifact, written)))) => {
                 for warning in warnings {
                     (shared.report)(Event::Warning(format!("{label}: {warning}")));
+                }
+                if let Some(remote) = &shared.remote {
+                    remote.upload(key.clone(), artifact, written).await;
                 }
             }
             Ok(Err(StoreFailure::Outputs(reason))) => {
@@ -539,6 +605,37 @@ impl Plan {
                 .collect(),
         }
         .digest()
+    }
+
+    /// The keys of the cacheable tasks the local cache lacks, as far as they can be known
+    /// before anything runs (for the remote cache's one negotiation). A task whose inputs
+    /// include what its dependencies write may get another key when it runs; it is then
+    /// negotiated on its own.
+    fn predicted_misses(&self, shared: &Shared) -> Vec<String> {
+        let mut keys: Vec<Option<String>> = vec![None; self.graph.nodes.len()];
+        let mut missing = Vec::new();
+        for &id in &self.graph.order {
+            let node = &self.graph.nodes[id];
+            let dependency_keys: Option<BTreeMap<String, String>> = node
+                .dependencies
+                .iter()
+                .map(|&d| Some((self.graph.nodes[d].label.clone(), keys[d].clone()?)))
+                .collect();
+            let Some(dependency_keys) = dependency_keys else {
+                continue;
+            };
+            let task = &self.tasks[id];
+            let dir = &self.workspace.members[node.member].dir;
+            let Ok(inputs) = key::hash_inputs(dir, &task.inputs, &task.outputs, &task.walk) else {
+                continue;
+            };
+            let key = self.key(id, &inputs, &dependency_keys);
+            if node.task.cache && !shared.cache.contains(&key) {
+                missing.push(key.clone());
+            }
+            keys[id] = Some(key);
+        }
+        missing
     }
 
     /// The task's inputs and key, and its cached result restored when there is one (unless
@@ -621,7 +718,7 @@ impl Plan {
         }
     }
 
-    /// Archive a successful task's outputs and log. Returns warnings.
+    /// Archive a successful task's outputs and log. Returns warnings, and the stored artifact.
     fn store(
         &self,
         cache: &TaskCache,
@@ -629,7 +726,7 @@ impl Plan {
         key: &str,
         log: &[u8],
         duration_ms: u64,
-    ) -> Result<Vec<String>, StoreFailure> {
+    ) -> Result<(Vec<String>, (PathBuf, artifact::Written)), StoreFailure> {
         let node = &self.graph.nodes[id];
         let task = &self.tasks[id];
         let dir = &self.workspace.members[node.member].dir;
@@ -656,15 +753,15 @@ impl Plan {
                 .map_or(0, |d| d.as_secs()),
         };
         match cache.store(key, dir, &self.workspace.root, &outputs, log, &meta) {
-            Ok(_) => {
+            Ok(stored) => {
                 let member = &self.workspace.members[node.member];
                 self.state.record(&member.relative, &node.name, key, &outputs);
-                Ok(warnings)
+                Ok((warnings, stored))
             }
             Err(err @ artifact::ArtifactError::SymlinkEscapes { .. }) => {
                 Err(StoreFailure::Outputs(err.to_string()))
             }
-            Err(err) => Err(StoreFailure::Cache(error_chain(&err))),
+            Err(err) => Err(StoreFailure::Cache(crate::error::chain(&err))),
         }
     }
 }
@@ -676,16 +773,6 @@ fn output_walk(inputs: &Walk) -> Walk {
         dirs: true,
         skip: inputs.skip.clone(),
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 fn describe_exit(status: std::process::ExitStatus) -> String {

@@ -1085,7 +1085,7 @@ fn cache_status(context: &TestContext) -> Value {
 }
 
 fn bucket(status: &Value, name: &str) -> (u64, u64) {
-    let bucket = status
+    let bucket = status["buckets"]
         .as_array()
         .unwrap()
         .iter()

@@ -1,0 +1,323 @@
+//! `velo serve`: the remote build cache server.
+//!
+//! Stateless: everything it knows comes from flags (or `VELO_SERVER_*`), the tokens file and
+//! storage. With S3-compatible storage it only authenticates and signs, and artifacts move
+//! between clients and the bucket directly; with the local driver (one machine) it carries the
+//! bytes itself, behind URLs it signs the same way. It also speaks the Turborepo remote cache
+//! API ([`turbo`]).
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`auth`] | the tokens file and constant-time token checks |
+//! | [`storage`] | the local directory and S3 drivers, first write wins, retention |
+//! | [`routes`] | `/v1/negotiate`, `/v1/status`, the local driver's artifact URLs, `/healthz`, `/metrics` |
+//! | [`turbo`] | `/v8/artifacts/…` for `turbo` |
+//! | [`metrics`] | the Prometheus counters |
+
+pub mod auth;
+pub mod metrics;
+pub mod routes;
+pub mod storage;
+pub mod turbo;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use self::auth::Tokens;
+use self::metrics::Metrics;
+use self::storage::{Local, S3Config, Storage, S3};
+use crate::error::Error;
+use crate::protocol::{ErrorBody, FirstWriteWins, Scope};
+
+pub struct Config {
+    pub listen: String,
+    pub storage: StorageConfig,
+    pub tokens: Tokens,
+    /// The URL clients reach this server at, for the local driver's artifact URLs (default:
+    /// from each request's `Host`).
+    pub public_url: Option<url::Url>,
+    /// Signs the local driver's URLs; random per process unless set.
+    pub url_secret: Vec<u8>,
+    pub url_expiry: Duration,
+    pub max_artifact_size: u64,
+    pub max_request_size: usize,
+    pub max_items: usize,
+    pub retention: Retention,
+    pub json_logs: bool,
+}
+
+pub enum StorageConfig {
+    Local(PathBuf),
+    S3(S3Config),
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Retention {
+    pub max_age: Option<Duration>,
+    pub max_size: Option<u64>,
+}
+
+/// How often the local driver applies retention.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(600);
+
+pub struct AppState {
+    pub storage: Storage,
+    pub tokens: Tokens,
+    pub metrics: Metrics,
+    pub first_write_wins: FirstWriteWins,
+    pub public_url: Option<url::Url>,
+    pub url_secret: Vec<u8>,
+    pub url_expiry: Duration,
+    pub max_artifact_size: u64,
+    pub max_request_size: usize,
+    pub max_items: usize,
+}
+
+pub type Shared = Arc<AppState>;
+
+/// An error response: a status, a kind for the metrics and logs, and a message for the client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// Attached to error responses so the request log and metrics see the kind.
+#[derive(Debug, Clone, Copy)]
+struct ErrorKind(&'static str);
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid token is required: send `Authorization: Bearer <token>`",
+        )
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "this token may only read")
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+    }
+
+    pub fn storage(err: &storage::StorageError) -> Self {
+        match err {
+            storage::StorageError::TooLarge { limit } => Self::too_large(format!(
+                "the artifact is larger than the server's limit of {limit} bytes"
+            )),
+            storage::StorageError::Body(reason) => {
+                Self::bad_request(format!("the upload was cut short: {reason}"))
+            }
+            _ => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "storage",
+                format!("storage failed: {}", crate::error::chain(err)),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(ErrorBody { error: self.message })).into_response();
+        response.extensions_mut().insert(ErrorKind(self.kind));
+        response
+    }
+}
+
+impl AppState {
+    /// The scope of the request's bearer token; 401 without a valid one.
+    pub fn authorize(&self, headers: &axum::http::HeaderMap, needs: Scope) -> Result<Scope, ApiError> {
+        let header = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let scope = self.tokens.scope(header).ok_or_else(ApiError::unauthorized)?;
+        if scope < needs {
+            return Err(ApiError::forbidden());
+        }
+        Ok(scope)
+    }
+}
+
+/// Run the server until SIGTERM or Ctrl-C, then finish the requests in flight.
+pub async fn serve(config: Config) -> Result<(), Error> {
+    init_logging(config.json_logs);
+    let (storage, first_write_wins) = match config.storage {
+        StorageConfig::Local(root) => {
+            let local = Local::new(root.clone()).map_err(|err| {
+                Error::usage(
+                    format!(
+                        "cannot use `{}` for storage: {}",
+                        root.display(),
+                        crate::error::chain(&err)
+                    ),
+                    None,
+                )
+            })?;
+            (Storage::Local(local), FirstWriteWins::Atomic)
+        }
+        StorageConfig::S3(s3) => {
+            let bucket = s3.bucket.clone();
+            let s3 = S3::new(s3).map_err(|err| Error::usage(format!("invalid S3 settings: {err}"), None))?;
+            let guarantee = s3.probe().await.map_err(|err| {
+                Error::usage(
+                    format!("cannot use bucket `{bucket}`: {err}"),
+                    Some("check the endpoint, the bucket name and the credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`)".to_string()),
+                )
+            })?;
+            if guarantee == FirstWriteWins::Checked {
+                tracing::warn!(
+                    bucket = %bucket,
+                    "the store ignores If-None-Match on PUT: first write wins is only checked at negotiation, not enforced; two uploads racing for one key may both land (the last one stays)"
+                );
+            }
+            (Storage::S3(s3), guarantee)
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|err| Error::usage(format!("cannot listen on `{}`: {err}", config.listen), None))?;
+    let address = listener.local_addr().map_err(|source| Error::Io {
+        path: PathBuf::from(&config.listen),
+        source,
+    })?;
+    let state = Arc::new(AppState {
+        storage,
+        tokens: config.tokens,
+        metrics: Metrics::new(),
+        first_write_wins,
+        public_url: config.public_url,
+        url_secret: config.url_secret,
+        url_expiry: config.url_expiry,
+        max_artifact_size: config.max_artifact_size,
+        max_request_size: config.max_request_size,
+        max_items: config.max_items,
+    });
+    let retention = spawn_retention(&state, config.retention);
+    let app =
+        routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(state.clone(), log_request));
+    tracing::info!(
+        storage = state.storage.kind(),
+        first_write_wins = ?state.first_write_wins,
+        "velo serve listening on http://{address}"
+    );
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    if let Some(retention) = retention {
+        retention.abort();
+    }
+    tracing::info!("stopped");
+    served.map_err(|source| Error::Io {
+        path: PathBuf::from(&config.listen),
+        source,
+    })
+}
+
+fn init_logging(json: bool) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(false);
+    // A second `velo serve` in one process (tests) keeps the first subscriber.
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down: finishing the requests in flight");
+}
+
+fn spawn_retention(state: &Shared, retention: Retention) -> Option<tokio::task::JoinHandle<()>> {
+    if retention.max_age.is_none() && retention.max_size.is_none() {
+        return None;
+    }
+    if !matches!(state.storage, Storage::Local(_)) {
+        tracing::warn!(
+            "--max-age and --max-size apply to the local driver; for S3 use the bucket's lifecycle rules"
+        );
+        return None;
+    }
+    let state = state.clone();
+    Some(tokio::spawn(async move {
+        loop {
+            let pruning = state.clone();
+            let pruned = tokio::task::spawn_blocking(move || match &pruning.storage {
+                Storage::Local(local) => local.prune(retention.max_age, retention.max_size),
+                Storage::S3(_) => (0, 0),
+            })
+            .await;
+            if let Ok((removed, freed)) = pruned {
+                if removed > 0 {
+                    tracing::info!(removed, freed_bytes = freed, "retention removed objects");
+                }
+            }
+            tokio::time::sleep(RETENTION_INTERVAL).await;
+        }
+    }))
+}
+
+/// One structured log line per request: method, path (never the query, which holds URL
+/// signatures, nor any header), status, duration, and the error kind. Error kinds are counted.
+async fn log_request(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    let kind = response.extensions().get::<ErrorKind>().map(|k| k.0);
+    let kind = kind.or(match status {
+        // Produced by axum's extractors (body limits, bad JSON), not by our handlers.
+        413 => Some("too_large"),
+        400 | 415 | 422 => Some("bad_request"),
+        _ => None,
+    });
+    if let Some(kind) = kind {
+        state.metrics.error(kind);
+        tracing::warn!(%method, %path, status, duration_ms = millis, error = kind, "request");
+    } else {
+        tracing::info!(%method, %path, status, duration_ms = millis, "request");
+    }
+    response
+}

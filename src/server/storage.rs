@@ -1,0 +1,455 @@
+//! Where `velo serve` keeps objects: a local directory, or an S3-compatible bucket.
+//!
+//! Objects are named `v1/<key>` (velo's tasks) and `turbo/<team>/<hash>` (the Turborepo API);
+//! keys are validated hex before they get here, and team names are restricted to a safe
+//! alphabet, so a name never leaves its directory or prefix.
+//!
+//! First write wins on both drivers. On disk an upload is written to a temporary file, synced,
+//! then hard-linked to its name, which fails if the name exists (`link(2)` never replaces); the
+//! temporary name is removed either way. In S3 every PUT carries `If-None-Match: *`, signed into
+//! the URL so a client cannot drop it; the server checks at startup that the store honours it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use rusty_s3::S3Action;
+use tokio::io::AsyncWriteExt;
+
+use crate::protocol::FirstWriteWins;
+
+/// The largest number of objects the server checks in S3 at once for one negotiation.
+pub const HEAD_CONCURRENCY: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage I/O on `{path}`")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the object is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the upload was cut short: {0}")]
+    Body(String),
+    #[error("object storage: {0}")]
+    Upstream(String),
+}
+
+/// A URL a client uses as it is, with the headers signed into it.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    Created(u64),
+    /// The name was taken; the existing object is unchanged.
+    Existed,
+}
+
+pub enum Storage {
+    Local(Local),
+    S3(S3),
+}
+
+impl Storage {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Storage::Local(_) => "local",
+            Storage::S3(_) => "s3",
+        }
+    }
+
+    /// The object's size, or `None` when it does not exist.
+    pub async fn head(&self, object: &str) -> Result<Option<u64>, StorageError> {
+        match self {
+            Storage::Local(local) => local.head(object).await,
+            Storage::S3(s3) => s3.head(object).await,
+        }
+    }
+
+    /// Write `body` under `object` unless it exists. `length` is the declared size, if any.
+    pub async fn put<S, E>(
+        &self,
+        object: &str,
+        body: S,
+        length: Option<u64>,
+        limit: u64,
+    ) -> Result<Put, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
+        E: std::fmt::Display + Send + Sync + 'static,
+    {
+        if length.is_some_and(|n| n > limit) {
+            return Err(StorageError::TooLarge { limit });
+        }
+        match self {
+            Storage::Local(local) => local.put(object, body, limit).await,
+            Storage::S3(s3) => s3.put(object, body, length, limit).await,
+        }
+    }
+}
+
+pub struct Local {
+    root: PathBuf,
+}
+
+impl Local {
+    pub fn new(root: PathBuf) -> Result<Self, StorageError> {
+        let tmp = root.join(".tmp");
+        std::fs::create_dir_all(&tmp).map_err(|source| StorageError::Io { path: tmp, source })?;
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `v1/<key>` is stored as `v1/<first two digits>/<key>`, so no directory grows too large.
+    pub fn path(&self, object: &str) -> PathBuf {
+        let (prefix, name) = object.rsplit_once('/').unwrap_or(("", object));
+        let fan = &name[..name.len().min(2)];
+        self.root.join(prefix).join(fan).join(name)
+    }
+
+    async fn head(&self, object: &str) -> Result<Option<u64>, StorageError> {
+        let path = self.path(object);
+        match tokio::fs::metadata(&path).await {
+            Ok(metadata) => Ok(Some(metadata.len())),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StorageError::Io { path, source }),
+        }
+    }
+
+    /// Open an object for reading, marking it as used now (retention evicts the objects used
+    /// longest ago).
+    pub async fn open(&self, object: &str) -> Result<Option<(tokio::fs::File, u64)>, StorageError> {
+        let path = self.path(object);
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StorageError::Io { path, source }),
+        };
+        let io = |source| StorageError::Io {
+            path: path.clone(),
+            source,
+        };
+        let length = file.metadata().map_err(io)?.len();
+        crate::store::touch(&path);
+        Ok(Some((tokio::fs::File::from_std(file), length)))
+    }
+
+    async fn put<S, E>(&self, object: &str, mut body: S, limit: u64) -> Result<Put, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let path = self.path(object);
+        if path.exists() {
+            return Ok(Put::Existed);
+        }
+        let temp = self.root.join(".tmp").join(format!("{:016x}", fastrand::u64(..)));
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StorageError::Io { path, source }
+        };
+        let result = async {
+            let mut file = tokio::fs::File::create_new(&temp).await.map_err(io(&temp))?;
+            let mut written = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|err| StorageError::Body(err.to_string()))?;
+                written += chunk.len() as u64;
+                if written > limit {
+                    return Err(StorageError::TooLarge { limit });
+                }
+                file.write_all(&chunk).await.map_err(io(&temp))?;
+            }
+            file.sync_all().await.map_err(io(&temp))?;
+            drop(file);
+            let parent = path.parent().expect("objects live in a directory");
+            tokio::fs::create_dir_all(parent).await.map_err(io(parent))?;
+            match tokio::fs::hard_link(&temp, &path).await {
+                Ok(()) => Ok(Put::Created(written)),
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(Put::Existed),
+                Err(source) => Err(StorageError::Io {
+                    path: path.clone(),
+                    source,
+                }),
+            }
+        }
+        .await;
+        let _ = tokio::fs::remove_file(&temp).await;
+        result
+    }
+
+    /// Remove objects not used for `max_age`, then the least recently used ones until the rest
+    /// fit in `max_size`, and uploads abandoned more than an hour ago. Returns (objects, bytes)
+    /// removed.
+    pub fn prune(&self, max_age: Option<Duration>, max_size: Option<u64>) -> (usize, u64) {
+        let now = SystemTime::now();
+        let mut objects = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Ok(metadata) = entry.metadata() else { continue };
+                let path = entry.path();
+                let used = metadata.modified().unwrap_or(now);
+                if metadata.is_dir() {
+                    stack.push(path);
+                } else if dir == self.root.join(".tmp") {
+                    if now.duration_since(used).unwrap_or_default() > Duration::from_secs(3600) {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                } else {
+                    objects.push((used, metadata.len(), path));
+                }
+            }
+        }
+        objects.sort();
+        let mut total: u64 = objects.iter().map(|(_, size, _)| size).sum();
+        let (mut removed, mut freed) = (0, 0);
+        for (used, size, path) in objects {
+            let too_old = max_age.is_some_and(|age| now.duration_since(used).unwrap_or_default() > age);
+            let too_big = max_size.is_some_and(|max| total > max);
+            if !too_old && !too_big {
+                // Sorted oldest first: nothing after this one is older.
+                if max_age.is_none() || max_size.is_none_or(|max| total <= max) {
+                    break;
+                }
+                continue;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+                freed += size;
+                total -= size;
+            }
+        }
+        (removed, freed)
+    }
+}
+
+/// An S3-compatible bucket. The server signs; clients move the bytes.
+pub struct S3 {
+    bucket: rusty_s3::Bucket,
+    credentials: rusty_s3::Credentials,
+    http: reqwest::Client,
+    expiry: Duration,
+}
+
+/// Sent, and signed, on every request: Garage wants it on each one, and no store objects.
+const CONTENT_SHA256: (&str, &str) = ("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
+
+pub struct S3Config {
+    pub endpoint: url::Url,
+    pub bucket: String,
+    pub region: String,
+    pub virtual_host: bool,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    pub expiry: Duration,
+}
+
+impl S3 {
+    pub fn new(config: S3Config) -> Result<Self, String> {
+        let style = if config.virtual_host {
+            rusty_s3::UrlStyle::VirtualHost
+        } else {
+            rusty_s3::UrlStyle::Path
+        };
+        let bucket = rusty_s3::Bucket::new(config.endpoint, style, config.bucket, config.region)
+            .map_err(|err| err.to_string())?;
+        let credentials = match config.session_token {
+            Some(token) => {
+                rusty_s3::Credentials::new_with_token(config.access_key_id, config.secret_access_key, token)
+            }
+            None => rusty_s3::Credentials::new(config.access_key_id, config.secret_access_key),
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|err| err.to_string())?;
+        Ok(Self {
+            bucket,
+            credentials,
+            http,
+            expiry: config.expiry,
+        })
+    }
+
+    fn signed<'a>(
+        mut action: impl S3Action<'a>,
+        expiry: Duration,
+        headers: &[(&'static str, &'static str)],
+    ) -> Signed {
+        for (name, value) in headers {
+            action.headers_mut().insert(*name, *value);
+        }
+        Signed {
+            url: action.sign(expiry).to_string(),
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+        }
+    }
+
+    /// A GET URL for a client. `bare` leaves out the extra signed header, for clients (such as
+    /// `turbo` following a redirect) that send nothing but the URL.
+    pub fn presign_get(&self, object: &str, bare: bool) -> Signed {
+        let headers: &[_] = if bare { &[] } else { &[CONTENT_SHA256] };
+        let action = self.bucket.get_object(Some(&self.credentials), object);
+        Self::signed(action, self.expiry, headers)
+    }
+
+    /// A PUT URL that only creates: `If-None-Match: *` is part of its signature.
+    pub fn presign_put(&self, object: &str) -> Signed {
+        let action = self.bucket.put_object(Some(&self.credentials), object);
+        Self::signed(action, self.expiry, &[CONTENT_SHA256, ("if-none-match", "*")])
+    }
+
+    fn request(&self, method: reqwest::Method, signed: &Signed) -> reqwest::RequestBuilder {
+        let mut request = self.http.request(method, &signed.url);
+        for (name, value) in &signed.headers {
+            request = request.header(name, value);
+        }
+        request
+    }
+
+    async fn head(&self, object: &str) -> Result<Option<u64>, StorageError> {
+        let action = self.bucket.head_object(Some(&self.credentials), object);
+        let signed = Self::signed(action, Duration::from_secs(60), &[CONTENT_SHA256]);
+        let response = self
+            .request(reqwest::Method::HEAD, &signed)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|err| StorageError::Upstream(crate::error::chain(&err)))?;
+        match response.status().as_u16() {
+            200..=299 => Ok(Some(response.content_length().unwrap_or(0))),
+            404 => Ok(None),
+            status => Err(StorageError::Upstream(format!("HEAD {object} returned {status}"))),
+        }
+    }
+
+    async fn put<S, E>(
+        &self,
+        object: &str,
+        body: S,
+        length: Option<u64>,
+        limit: u64,
+    ) -> Result<Put, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
+        E: std::fmt::Display + Send + Sync + 'static,
+    {
+        if self.head(object).await?.is_some() {
+            return Ok(Put::Existed);
+        }
+        // S3 needs the length up front; a body without one is read into memory (within `limit`).
+        let (body, length) = match length {
+            Some(length) => {
+                let limited = body.map(|chunk| chunk.map_err(|err| std::io::Error::other(err.to_string())));
+                (reqwest::Body::wrap_stream(limited), length)
+            }
+            None => {
+                let bytes = collect(body, limit).await?;
+                let length = bytes.len() as u64;
+                (reqwest::Body::from(bytes), length)
+            }
+        };
+        let signed = self.presign_put(object);
+        let response = self
+            .request(reqwest::Method::PUT, &signed)
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(body)
+            .send()
+            .await
+            .map_err(|err| StorageError::Upstream(crate::error::chain(&err)))?;
+        match response.status().as_u16() {
+            200..=299 => Ok(Put::Created(length)),
+            // Precondition failed, or a concurrent conditional write in progress.
+            409 | 412 => Ok(Put::Existed),
+            status => {
+                // Some stores answer a failed precondition with another code: if the object is
+                // there now, the upload lost a race, which is not an error.
+                if self.head(object).await?.is_some() {
+                    return Ok(Put::Existed);
+                }
+                Err(StorageError::Upstream(format!("PUT {object} returned {status}")))
+            }
+        }
+    }
+
+    async fn delete(&self, object: &str) {
+        let action = self.bucket.delete_object(Some(&self.credentials), object);
+        let signed = Self::signed(action, Duration::from_secs(60), &[CONTENT_SHA256]);
+        let _ = self.request(reqwest::Method::DELETE, &signed).send().await;
+    }
+
+    /// Check that the bucket can be written and whether it refuses a second conditional PUT of
+    /// one key (Garage 2.5, for one, overwrites).
+    pub async fn probe(&self) -> Result<FirstWriteWins, String> {
+        let object = format!("velo-probe/{:016x}", fastrand::u64(..));
+        let mut statuses = Vec::new();
+        for body in ["first", "second"] {
+            let signed = self.presign_put(&object);
+            let response = self
+                .request(reqwest::Method::PUT, &signed)
+                .header(reqwest::header::CONTENT_LENGTH, body.len())
+                .body(body)
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await
+                .map_err(|err| format!("cannot reach the bucket: {}", crate::error::chain(&err)))?;
+            let status = response.status();
+            if statuses.is_empty() && !status.is_success() {
+                let text = response.text().await.unwrap_or_default();
+                return Err(format!(
+                    "a test write to the bucket returned {status}: {}",
+                    text.chars().take(300).collect::<String>()
+                ));
+            }
+            statuses.push(status);
+        }
+        let action = self.bucket.get_object(Some(&self.credentials), &object);
+        let signed = Self::signed(action, Duration::from_secs(60), &[CONTENT_SHA256]);
+        let kept = match self.request(reqwest::Method::GET, &signed).send().await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        self.delete(&object).await;
+        if !statuses[1].is_success() && kept == "first" {
+            Ok(FirstWriteWins::Atomic)
+        } else {
+            Ok(FirstWriteWins::Checked)
+        }
+    }
+}
+
+async fn collect<S, E>(mut body: S, limit: u64) -> Result<Vec<u8>, StorageError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|err| StorageError::Body(err.to_string()))?;
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            return Err(StorageError::TooLarge { limit });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}

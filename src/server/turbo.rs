@@ -1,0 +1,189 @@
+//! The Turborepo remote cache API, so `turbo` can use `velo serve` as it is
+//! (`TURBO_API=http://… TURBO_TOKEN=… TURBO_TEAM=…`).
+//!
+//! What turbo 2.11 needs, and what it gets: artifacts (zstd-compressed tar, opaque here) are
+//! stored as `turbo/<team>/<hash>`; a miss is a 404; a second PUT of a key that exists is
+//! answered 202 and keeps the first (turbo re-uploads after a hit it could not verify); with
+//! object storage a GET is a 302 to a presigned URL (turbo follows it and drops its token), while
+//! a PUT is carried to storage by the server (turbo does not follow a 307 on PUT).
+
+use std::collections::BTreeMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::metrics::Metrics;
+use super::routes::{store_body, stream_object};
+use super::storage::Storage;
+use super::{ApiError, Shared};
+use crate::protocol::{valid_key, Scope};
+
+pub fn router(request_limit: usize) -> Router<Shared> {
+    Router::new()
+        .route("/v8/artifacts/status", get(status))
+        .route(
+            "/v8/artifacts/{hash}",
+            get(download)
+                .head(exists)
+                .put(upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v8/artifacts",
+            post(query).layer(DefaultBodyLimit::max(request_limit)),
+        )
+        .route("/v8/artifacts/events", post(events))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Team {
+    team_id: Option<String>,
+    slug: Option<String>,
+}
+
+impl Team {
+    /// The prefix a team's artifacts live under: its id or slug when it is a plain name.
+    fn prefix(&self) -> Result<String, ApiError> {
+        let Some(name) = self.team_id.as_deref().or(self.slug.as_deref()) else {
+            return Ok("turbo/default".to_string());
+        };
+        let plain = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plain {
+            return Err(ApiError::bad_request(
+                "a team is 1 to 64 letters, digits, `-` or `_`",
+            ));
+        }
+        Ok(format!("turbo/{name}"))
+    }
+
+    fn object(&self, hash: &str) -> Result<String, ApiError> {
+        if !valid_key(hash) {
+            return Err(ApiError::bad_request(format!(
+                "`{}` is not a hash: hashes are 1 to {} hex digits",
+                hash.chars().take(140).collect::<String>(),
+                crate::protocol::MAX_KEY_LEN
+            )));
+        }
+        Ok(format!("{}/{}", self.prefix()?, hash.to_ascii_lowercase()))
+    }
+}
+
+async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    state.authorize(&headers, Scope::Read)?;
+    Ok(Json(serde_json::json!({"status": "enabled"})).into_response())
+}
+
+async fn exists(
+    State(state): State<Shared>,
+    Path(hash): Path<String>,
+    Query(team): Query<Team>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.authorize(&headers, Scope::Read)?;
+    let object = team.object(&hash)?;
+    match state
+        .storage
+        .head(&object)
+        .await
+        .map_err(|err| ApiError::storage(&err))?
+    {
+        Some(size) => Ok(([(header::CONTENT_LENGTH, size.to_string())], StatusCode::OK).into_response()),
+        None => Ok(StatusCode::NOT_FOUND.into_response()),
+    }
+}
+
+async fn download(
+    State(state): State<Shared>,
+    Path(hash): Path<String>,
+    Query(team): Query<Team>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.authorize(&headers, Scope::Read)?;
+    let object = team.object(&hash)?;
+    let Storage::S3(s3) = &state.storage else {
+        return stream_object(&state, &object, "turbo").await;
+    };
+    match state
+        .storage
+        .head(&object)
+        .await
+        .map_err(|err| ApiError::storage(&err))?
+    {
+        Some(size) => {
+            Metrics::count(&state.metrics.hits, "turbo", 1);
+            state.metrics.add_bytes("download", "presigned", size);
+            let signed = s3.presign_get(&object, true);
+            Ok((StatusCode::FOUND, [(header::LOCATION, signed.url)]).into_response())
+        }
+        None => {
+            Metrics::count(&state.metrics.misses, "turbo", 1);
+            Ok(StatusCode::NOT_FOUND.into_response())
+        }
+    }
+}
+
+async fn upload(
+    State(state): State<Shared>,
+    Path(hash): Path<String>,
+    Query(team): Query<Team>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    state.authorize(&headers, Scope::ReadWrite)?;
+    let object = team.object(&hash)?;
+    store_body(&state, &object, &headers, body, "turbo").await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"urls": [object]}))).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct HashesQuery {
+    hashes: Vec<String>,
+}
+
+/// `POST /v8/artifacts`: which of these hashes exist, with their sizes.
+async fn query(
+    State(state): State<Shared>,
+    Query(team): Query<Team>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    state.authorize(&headers, Scope::Read)?;
+    let request: HashesQuery = serde_json::from_slice(&body)
+        .map_err(|err| ApiError::bad_request(format!("expected {{\"hashes\": [...]}}: {err}")))?;
+    if request.hashes.len() > state.max_items {
+        return Err(ApiError::too_large(format!(
+            "{} hashes in one query; the limit is {}",
+            request.hashes.len(),
+            state.max_items
+        )));
+    }
+    let mut found = BTreeMap::new();
+    for hash in request.hashes {
+        let object = team.object(&hash)?;
+        let size = state
+            .storage
+            .head(&object)
+            .await
+            .map_err(|err| ApiError::storage(&err))?;
+        found.insert(
+            hash,
+            size.map(|size| serde_json::json!({"size": size, "taskDurationMs": 0, "tag": null})),
+        );
+    }
+    Ok(Json(found).into_response())
+}
+
+/// Cache usage events: accepted and dropped.
+async fn events(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    state.authorize(&headers, Scope::Read)?;
+    Ok(StatusCode::OK.into_response())
+}
