@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod forge_server;
+pub mod serve;
 mod index;
 mod server;
 
