@@ -229,7 +229,7 @@ fn storage(url: &str, s3: S3Settings) -> Result<StorageConfig, Error> {
                         env_vars::AWS_SECRET_ACCESS_KEY,
                     )
                 })?;
-            Ok(StorageConfig::S3(S3Config {
+            Ok(StorageConfig::S3(Box::new(S3Config {
                 endpoint,
                 bucket,
                 region: s3
@@ -241,7 +241,7 @@ fn storage(url: &str, s3: S3Settings) -> Result<StorageConfig, Error> {
                 secret_access_key,
                 session_token: env(env_vars::AWS_SESSION_TOKEN),
                 expiry: s3.expiry,
-            }))
+            })))
         }
         _ => Err(invalid()),
     }

@@ -28,8 +28,9 @@ use crate::protocol::{
 
 /// Seconds a negotiation may take, and a transfer may stall, unless `timeout_secs` says.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Downloads at once.
+/// Downloads at once, and uploads at once.
 const CONCURRENT_DOWNLOADS: usize = 8;
+const CONCURRENT_UPLOADS: usize = 8;
 
 /// Where the remote cache is and how to talk to it.
 #[derive(Clone)]
@@ -149,6 +150,7 @@ pub struct Remote {
     /// Keys already negotiated in this run.
     negotiated: Mutex<HashSet<String>>,
     uploads: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
+    upload_slots: Arc<tokio::sync::Semaphore>,
     pub transfers: Transfers,
 }
 
@@ -170,6 +172,7 @@ impl Remote {
             fetched: Mutex::default(),
             negotiated: Mutex::default(),
             uploads: tokio::sync::Mutex::default(),
+            upload_slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS)),
             transfers: Transfers::default(),
         })
     }
@@ -434,6 +437,9 @@ impl Remote {
         }
         let remote = self.clone();
         self.uploads.lock().await.spawn(async move {
+            let Ok(_slot) = remote.upload_slots.clone().acquire_owned().await else {
+                return;
+            };
             remote.upload_now(&key, &artifact, &written).await;
         });
     }

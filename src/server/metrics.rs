@@ -27,6 +27,12 @@ pub struct Metrics {
     pub errors: Family<Labels, Counter>,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("velo_cache");

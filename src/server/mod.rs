@@ -55,7 +55,7 @@ pub struct Config {
 
 pub enum StorageConfig {
     Local(PathBuf),
-    S3(S3Config),
+    S3(Box<S3Config>),
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -148,6 +148,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// The error in the shape Vercel's API (and so `turbo`) uses:
+    /// `{"error": {"code": …, "message": …}}`.
+    pub fn into_turbo_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.kind, "message": self.message}});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        response.extensions_mut().insert(ErrorKind(self.kind));
+        response
+    }
+}
+
 impl AppState {
     /// The scope of the request's bearer token; 401 without a valid one.
     pub fn authorize(&self, headers: &axum::http::HeaderMap, needs: Scope) -> Result<Scope, ApiError> {
@@ -181,7 +192,7 @@ pub async fn serve(config: Config) -> Result<(), Error> {
         }
         StorageConfig::S3(s3) => {
             let bucket = s3.bucket.clone();
-            let s3 = S3::new(s3).map_err(|err| Error::usage(format!("invalid S3 settings: {err}"), None))?;
+            let s3 = S3::new(*s3).map_err(|err| Error::usage(format!("invalid S3 settings: {err}"), None))?;
             let guarantee = s3.probe().await.map_err(|err| {
                 Error::usage(
                     format!("cannot use bucket `{bucket}`: {err}"),
@@ -194,7 +205,7 @@ pub async fn serve(config: Config) -> Result<(), Error> {
                     "the store ignores If-None-Match on PUT: first write wins is only checked at negotiation, not enforced; two uploads racing for one key may both land (the last one stays)"
                 );
             }
-            (Storage::S3(s3), guarantee)
+            (Storage::S3(Box::new(s3)), guarantee)
         }
     };
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -219,13 +230,16 @@ pub async fn serve(config: Config) -> Result<(), Error> {
     let retention = spawn_retention(&state, config.retention);
     let app =
         routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(state.clone(), log_request));
+    // The signal handlers are installed before the server says it listens: a SIGTERM right after
+    // that line stops it gracefully rather than killing it.
+    let shutdown = shutdown_signal();
     tracing::info!(
         storage = state.storage.kind(),
         first_write_wins = ?state.first_write_wins,
         "velo serve listening on http://{address}"
     );
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await;
     if let Some(retention) = retention {
         retention.abort();
@@ -250,22 +264,37 @@ fn init_logging(json: bool) {
     };
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or Ctrl-C (SIGINT). The handlers are installed by this call, not when the
+/// future is first polled, so no signal in between gets its default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let (mut term, mut interrupt) = {
         use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(&mut term) => {}
+                _ = recv(&mut interrupt) => {}
+            }
         }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing the requests in flight");
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("shutting down: finishing the requests in flight");
 }
 
 fn spawn_retention(state: &Shared, retention: Retention) -> Option<tokio::task::JoinHandle<()>> {

@@ -56,7 +56,7 @@ pub enum Put {
 
 pub enum Storage {
     Local(Local),
-    S3(S3),
+    S3(Box<S3>),
 }
 
 impl Storage {
@@ -221,12 +221,9 @@ impl Local {
         for (used, size, path) in objects {
             let too_old = max_age.is_some_and(|age| now.duration_since(used).unwrap_or_default() > age);
             let too_big = max_size.is_some_and(|max| total > max);
+            // Oldest first: once one object is neither, so are all the rest.
             if !too_old && !too_big {
-                // Sorted oldest first: nothing after this one is older.
-                if max_age.is_none() || max_size.is_none_or(|max| total <= max) {
-                    break;
-                }
-                continue;
+                break;
             }
             if std::fs::remove_file(&path).is_ok() {
                 removed += 1;
@@ -335,9 +332,18 @@ impl S3 {
             .timeout(Duration::from_secs(10))
             .send()
             .await
-            .map_err(|err| StorageError::Upstream(crate::error::chain(&err)))?;
+            .map_err(|err| StorageError::Upstream(crate::error::chain(&err.without_url())))?;
         match response.status().as_u16() {
-            200..=299 => Ok(Some(response.content_length().unwrap_or(0))),
+            // From the header: `content_length()` is the size of the body this response has,
+            // and a HEAD response has none.
+            200..=299 => Ok(Some(
+                response
+                    .headers()
+                    .get(reqwest::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            )),
             404 => Ok(None),
             status => Err(StorageError::Upstream(format!("HEAD {object} returned {status}"))),
         }
@@ -376,7 +382,7 @@ impl S3 {
             .body(body)
             .send()
             .await
-            .map_err(|err| StorageError::Upstream(crate::error::chain(&err)))?;
+            .map_err(|err| StorageError::Upstream(crate::error::chain(&err.without_url())))?;
         match response.status().as_u16() {
             200..=299 => Ok(Put::Created(length)),
             // Precondition failed, or a concurrent conditional write in progress.
@@ -412,7 +418,12 @@ impl S3 {
                 .timeout(Duration::from_secs(10))
                 .send()
                 .await
-                .map_err(|err| format!("cannot reach the bucket: {}", crate::error::chain(&err)))?;
+                .map_err(|err| {
+                    format!(
+                        "cannot reach the bucket: {}",
+                        crate::error::chain(&err.without_url())
+                    )
+                })?;
             let status = response.status();
             if statuses.is_empty() && !status.is_success() {
                 let text = response.text().await.unwrap_or_default();

@@ -39,6 +39,21 @@ pub fn router(request_limit: usize) -> Router<Shared> {
         .route("/v8/artifacts/events", post(events))
 }
 
+/// An [`ApiError`] answered in the shape `turbo` parses.
+pub struct TurboError(ApiError);
+
+impl From<ApiError> for TurboError {
+    fn from(err: ApiError) -> Self {
+        Self(err)
+    }
+}
+
+impl IntoResponse for TurboError {
+    fn into_response(self) -> Response {
+        self.0.into_turbo_response()
+    }
+}
+
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Team {
@@ -77,7 +92,7 @@ impl Team {
     }
 }
 
-async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, TurboError> {
     state.authorize(&headers, Scope::Read)?;
     Ok(Json(serde_json::json!({"status": "enabled"})).into_response())
 }
@@ -87,7 +102,7 @@ async fn exists(
     Path(hash): Path<String>,
     Query(team): Query<Team>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, TurboError> {
     state.authorize(&headers, Scope::Read)?;
     let object = team.object(&hash)?;
     match state
@@ -106,11 +121,11 @@ async fn download(
     Path(hash): Path<String>,
     Query(team): Query<Team>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, TurboError> {
     state.authorize(&headers, Scope::Read)?;
     let object = team.object(&hash)?;
     let Storage::S3(s3) = &state.storage else {
-        return stream_object(&state, &object, "turbo").await;
+        return Ok(stream_object(&state, &object, "turbo").await?);
     };
     match state
         .storage
@@ -137,7 +152,7 @@ async fn upload(
     Query(team): Query<Team>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, TurboError> {
     state.authorize(&headers, Scope::ReadWrite)?;
     let object = team.object(&hash)?;
     store_body(&state, &object, &headers, body, "turbo").await?;
@@ -155,7 +170,7 @@ async fn query(
     Query(team): Query<Team>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Response, TurboError> {
     state.authorize(&headers, Scope::Read)?;
     let request: HashesQuery = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("expected {{\"hashes\": [...]}}: {err}")))?;
@@ -164,7 +179,8 @@ async fn query(
             "{} hashes in one query; the limit is {}",
             request.hashes.len(),
             state.max_items
-        )));
+        ))
+        .into());
     }
     let mut found = BTreeMap::new();
     for hash in request.hashes {
@@ -183,7 +199,7 @@ async fn query(
 }
 
 /// Cache usage events: accepted and dropped.
-async fn events(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn events(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, TurboError> {
     state.authorize(&headers, Scope::Read)?;
     Ok(StatusCode::OK.into_response())
 }

@@ -16,3 +16,4 @@ mod serve;
 mod shell;
 mod sync;
 mod tree_outdated;
+mod turbo;

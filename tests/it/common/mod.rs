@@ -5,8 +5,8 @@
 
 pub mod archive;
 pub mod forge_server;
-pub mod serve;
 mod index;
+pub mod serve;
 mod server;
 
 use std::ffi::OsStr;
