@@ -326,6 +326,7 @@ impl Remote {
                     "the remote cache's result for {} was rejected: {reason}; the task will run",
                     &key[..key.len().min(16)]
                 ))),
+                Err(Rejected::Vanished) => {}
                 Err(Rejected::Transfer(err)) => {
                     self.fail("a download", &err);
                     break;
@@ -363,6 +364,10 @@ impl Remote {
             .await
             .map_err(|err| Rejected::Transfer(http_error(&err)))?;
         let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            // Evicted since the negotiation (retention, a lifecycle rule): a miss.
+            return Err(Rejected::Vanished);
+        }
         if !status.is_success() {
             return Err(Rejected::Transfer(RemoteError::Status {
                 status: status.as_u16(),
@@ -552,6 +557,8 @@ enum Rejected {
     Invalid(String),
     /// The transfer failed: stop using the remote.
     Transfer(RemoteError),
+    /// The object was removed after the negotiation found it: a miss.
+    Vanished,
 }
 
 /// Where the artifact starts in an object's first bytes: after the magic line and the header

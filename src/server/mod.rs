@@ -78,6 +78,9 @@ pub struct AppState {
     pub max_artifact_size: u64,
     pub max_request_size: usize,
     pub max_items: usize,
+    /// With [`FirstWriteWins::Checked`]: the keys this server has handed an upload URL for, and
+    /// until when (the URL's expiry).
+    pub leases: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -160,6 +163,33 @@ impl ApiError {
 }
 
 impl AppState {
+    /// Whether an upload of `object` may go ahead. Always, where storage enforces first write
+    /// wins; otherwise only if no other upload of it was let through within the URL expiry.
+    pub fn lease(&self, object: &str) -> bool {
+        if self.first_write_wins == FirstWriteWins::Atomic {
+            return true;
+        }
+        let now = Instant::now();
+        let mut leases = self.leases.lock().expect("not poisoned");
+        if leases.len() > 100_000 {
+            leases.retain(|_, until| *until > now);
+        }
+        match leases.get(object) {
+            Some(until) if *until > now => false,
+            _ => {
+                leases.insert(object.to_string(), now + self.url_expiry);
+                true
+            }
+        }
+    }
+
+    /// End the lease [`Self::lease`] took, once the upload it covered is over.
+    pub fn release(&self, object: &str) {
+        if self.first_write_wins == FirstWriteWins::Checked {
+            self.leases.lock().expect("not poisoned").remove(object);
+        }
+    }
+
     /// The scope of the request's bearer token; 401 without a valid one.
     pub fn authorize(&self, headers: &axum::http::HeaderMap, needs: Scope) -> Result<Scope, ApiError> {
         let header = headers
@@ -202,7 +232,7 @@ pub async fn serve(config: Config) -> Result<(), Error> {
             if guarantee == FirstWriteWins::Checked {
                 tracing::warn!(
                     bucket = %bucket,
-                    "the store ignores If-None-Match on PUT: first write wins is only checked at negotiation, not enforced; two uploads racing for one key may both land (the last one stays)"
+                    "the store ignores If-None-Match on PUT, so it cannot refuse a second upload of a key: this server hands out one upload URL per key at a time, but uploads through other instances or after a URL expires may overwrite"
                 );
             }
             (Storage::S3(Box::new(s3)), guarantee)
@@ -226,6 +256,7 @@ pub async fn serve(config: Config) -> Result<(), Error> {
         max_artifact_size: config.max_artifact_size,
         max_request_size: config.max_request_size,
         max_items: config.max_items,
+        leases: Default::default(),
     });
     let retention = spawn_retention(&state, config.retention);
     let app =

@@ -1,7 +1,7 @@
 //! velo's API: `/v1/negotiate`, `/v1/status`, the local driver's signed artifact URLs, and
 //! `/healthz` and `/metrics`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Instant, SystemTime};
 
 use axum::body::{Body, Bytes};
@@ -10,7 +10,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -54,7 +53,9 @@ async fn healthz(State(state): State<Shared>) -> Response {
     });
     if state.first_write_wins == FirstWriteWins::Checked {
         body["warning"] =
-            "the store ignores If-None-Match: first write wins is checked at negotiation, not enforced"
+            "the store ignores If-None-Match on PUT, so it cannot refuse a second upload of a key: \
+            this server hands out one upload URL per key at a time, but uploads through other instances \
+            or after a URL expires may overwrite"
                 .into();
     }
     Json(body).into_response()
@@ -118,28 +119,32 @@ async fn negotiate(
         }
     }
     let base = base_url(&state, &headers);
-    let answers = futures::stream::iter(request.items)
-        .map(|item| {
-            let state = &state;
-            let base = &base;
-            async move {
-                let object = object(&item.hash);
-                let size = state.storage.head(&object).await?;
-                let (status, signed) = match (item.action, size) {
-                    (Action::Download, Some(_)) => (Status::Found, Some(sign_get(state, base, &item.hash))),
-                    (Action::Download, None) => (Status::Missing, None),
-                    (Action::Upload, Some(_)) => (Status::Skipped, None),
-                    (Action::Upload, None) => (Status::UploadNeeded, Some(sign_put(state, base, &item.hash))),
-                };
-                Ok::<_, super::storage::StorageError>((item, status, signed, size))
-            }
-        })
-        .buffered(super::storage::HEAD_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
+    // One look at storage per key, however many items name it (velo asks to download and to
+    // upload each key it lacks).
+    let unique: BTreeSet<String> = request.items.iter().map(|item| object(&item.hash)).collect();
+    let sizes: BTreeMap<String, Option<u64>> = state
+        .storage
+        .head_many(unique.into_iter().collect())
+        .await
+        .map_err(|err| ApiError::storage(&err))?
+        .into_iter()
+        .collect();
+    let answers = request.items.into_iter().map(|item| {
+        let object = object(&item.hash);
+        let size = sizes[&object];
+        let (status, signed) = match (item.action, size) {
+            (Action::Download, Some(_)) => (Status::Found, Some(sign_get(&state, &base, &item.hash))),
+            (Action::Download, None) => (Status::Missing, None),
+            (Action::Upload, Some(_)) => (Status::Skipped, None),
+            // Where storage cannot refuse a second write, this server hands out one upload URL
+            // per key at a time, so its own clients cannot race.
+            (Action::Upload, None) if !state.lease(&object) => (Status::Skipped, None),
+            (Action::Upload, None) => (Status::UploadNeeded, Some(sign_put(&state, &base, &item.hash))),
+        };
+        (item, status, signed, size)
+    });
     let mut items = Vec::with_capacity(answers.len());
-    for answer in answers {
-        let (item, status, signed, size) = answer.map_err(|err| ApiError::storage(&err))?;
+    for (item, status, signed, size) in answers {
         let metrics = &state.metrics;
         match status {
             Status::Found => {
@@ -346,11 +351,17 @@ pub async fn store_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    if !state.lease(object) {
+        // Another upload of this key is under way through this server.
+        Metrics::count(&state.metrics.skipped, api, 1);
+        return Ok(Put::Existed);
+    }
     let put = state
         .storage
         .put(object, body.into_data_stream(), length, state.max_artifact_size)
-        .await
-        .map_err(|err| ApiError::storage(&err))?;
+        .await;
+    state.release(object);
+    let put = put.map_err(|err| ApiError::storage(&err))?;
     match put {
         Put::Created(bytes) => {
             state.metrics.add_bytes("upload", "server", bytes);

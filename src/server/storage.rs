@@ -75,6 +75,39 @@ impl Storage {
         }
     }
 
+    /// The sizes of many objects (`None` where one does not exist): on disk in one trip to a
+    /// blocking thread, in S3 with up to [`HEAD_CONCURRENCY`] requests at once.
+    pub async fn head_many(&self, objects: Vec<String>) -> Result<Vec<(String, Option<u64>)>, StorageError> {
+        match self {
+            Storage::Local(local) => {
+                let paths: Vec<PathBuf> = objects.iter().map(|object| local.path(object)).collect();
+                let sizes = tokio::task::spawn_blocking(move || {
+                    paths
+                        .into_iter()
+                        .map(|path| match std::fs::metadata(&path) {
+                            Ok(metadata) => Ok(Some(metadata.len())),
+                            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                            Err(source) => Err(StorageError::Io { path, source }),
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .await
+                .map_err(|err| StorageError::Upstream(err.to_string()))??;
+                Ok(objects.into_iter().zip(sizes).collect())
+            }
+            Storage::S3(s3) => futures::stream::iter(objects)
+                .map(|object| async move {
+                    let size = s3.head(&object).await?;
+                    Ok((object, size))
+                })
+                .buffer_unordered(HEAD_CONCURRENCY)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect(),
+        }
+    }
+
     /// Write `body` under `object` unless it exists. `length` is the declared size, if any.
     pub async fn put<S, E>(
         &self,

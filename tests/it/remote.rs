@@ -447,3 +447,60 @@ fn a_bad_remote_url_is_a_usage_error() {
     assert!(stderr(&output).contains("is not an http(s) URL"));
     assert!(runs(&ci).is_empty());
 }
+
+/// A remote that says every key is found, at a URL that answers 404 (the object was evicted
+/// after the negotiation): a miss, without a warning.
+#[test]
+fn a_found_object_that_is_gone_is_a_miss() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let base = url.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header.trim().is_empty() {
+                    break;
+                }
+                if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let (status, reply) = if line.starts_with("POST /v1/negotiate") {
+                let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let items: Vec<_> = request["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|item| match item["action"].as_str().unwrap() {
+                        "download" => serde_json::json!({"hash": item["hash"], "status": "found", "url": format!("{base}/gone")}),
+                        _ => serde_json::json!({"hash": item["hash"], "status": "skipped"}),
+                    })
+                    .collect();
+                ("200 OK", serde_json::json!({ "items": items }).to_string())
+            } else {
+                ("404 Not Found", String::new())
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    let ci = machine(&url, WRITE_TOKEN);
+    let output = run(&ci, &["build"]);
+    assert_success(&output);
+    assert_eq!(runs(&ci), ["build"]);
+    assert!(warnings(&output).is_empty(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("remote cache hit"));
+}
