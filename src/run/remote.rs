@@ -112,19 +112,22 @@ pub enum RemoteError {
     Protocol(String),
 }
 
-fn http_error(err: &reqwest::Error) -> RemoteError {
+/// What went wrong with a request, without its URL: a presigned URL is a credential until it
+/// expires, and has no place in a warning or a CI log.
+fn http_error(err: reqwest::Error) -> RemoteError {
+    let err = err.without_url();
     if err.is_timeout() {
         return RemoteError::Http("timed out".to_string());
     }
     if err.is_connect() {
         // The root cause says it all ("Connection refused", a DNS failure).
-        let mut root: &dyn std::error::Error = err;
+        let mut root: &dyn std::error::Error = &err;
         while let Some(source) = root.source() {
             root = source;
         }
         return RemoteError::Http(format!("cannot connect: {root}"));
     }
-    RemoteError::Http(crate::error::chain(err))
+    RemoteError::Http(crate::error::chain(&err))
 }
 
 /// Totals for the run's summary.
@@ -215,7 +218,7 @@ impl Remote {
             .body(serde_json::to_vec(&NegotiateRequest { items }).expect("a negotiation serializes"))
             .send()
             .await
-            .map_err(|err| http_error(&err))?;
+            .map_err(http_error)?;
         match response.status().as_u16() {
             200 => {}
             401 => return Err(RemoteError::Unauthorized),
@@ -239,7 +242,7 @@ impl Remote {
             .timeout(self.config.timeout)
             .send()
             .await
-            .map_err(|err| http_error(&err))?;
+            .map_err(http_error)?;
         match response.status().as_u16() {
             200 => read_json(response).await,
             401 => Err(RemoteError::Unauthorized),
@@ -362,7 +365,7 @@ impl Remote {
         let response = request
             .send()
             .await
-            .map_err(|err| Rejected::Transfer(http_error(&err)))?;
+            .map_err(|err| Rejected::Transfer(http_error(err)))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             // Evicted since the negotiation (retention, a lifecycle rule): a miss.
@@ -388,7 +391,7 @@ impl Remote {
         let mut size = 0u64;
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|err| Rejected::Transfer(http_error(&err)))?;
+            let chunk = chunk.map_err(|err| Rejected::Transfer(http_error(err)))?;
             let data: &[u8] = if header.is_some() {
                 &chunk
             } else {
@@ -493,8 +496,9 @@ impl Remote {
                 }
                 // The key was written first by another client.
                 Err(Some(409 | 412)) => return,
-                // An expired URL (or a store that refuses a second write this way): ask again.
-                Err(Some(403)) if attempt == 0 => continue,
+                // The URL from the run's first negotiation expired while the task ran (S3 says
+                // 403, Garage 400), or the store refused a second write that way: ask again.
+                Err(Some(400..=499)) if attempt == 0 => continue,
                 Err(Some(status)) => {
                     return self.fail("an upload", &format!("the upload URL answered {status}"));
                 }
@@ -547,7 +551,7 @@ impl Remote {
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, RemoteError> {
-    let bytes = response.bytes().await.map_err(|err| http_error(&err))?;
+    let bytes = response.bytes().await.map_err(http_error)?;
     serde_json::from_slice(&bytes).map_err(|err| RemoteError::Protocol(err.to_string()))
 }
 

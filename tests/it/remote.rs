@@ -201,6 +201,29 @@ fn env_overrides_the_manifest() {
 }
 
 #[test]
+fn an_upload_url_that_expired_while_the_task_ran_is_negotiated_again() {
+    let cache = Cache::local();
+    let server = cache.start(&["--url-expiry", "1"]);
+    let ci = machine(&server.url(), WRITE_TOKEN);
+    // The run's first negotiation hands out an upload URL valid for a second; the task takes
+    // longer than that.
+    let manifest = ci
+        .manifest()
+        .replace("echo built it", "echo built it && sleep 2.5");
+    ci.write_manifest(&manifest);
+    let output = run(&ci, &["build"]);
+    assert_success(&output);
+    assert!(warnings(&output).is_empty(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("Uploaded 1 result"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(objects(&cache), 1);
+    assert!(server.logs().contains("error=\"expired\""), "{}", server.logs());
+}
+
+#[test]
 fn wrong_token_warns_once_and_builds() {
     let cache = Cache::local();
     let server = cache.start(&[]);
@@ -448,10 +471,9 @@ fn a_bad_remote_url_is_a_usage_error() {
     assert!(runs(&ci).is_empty());
 }
 
-/// A remote that says every key is found, at a URL that answers 404 (the object was evicted
-/// after the negotiation): a miss, without a warning.
-#[test]
-fn a_found_object_that_is_gone_is_a_miss() {
+/// A fake remote that answers every download item `found` at `found_url` (relative URLs are
+/// served by the fake itself, with a 404) and every upload item `skipped`. Returns its URL.
+fn fake_remote(found_url: &'static str) -> String {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -475,6 +497,11 @@ fn a_found_object_that_is_gone_is_a_miss() {
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
+            let found = if found_url.starts_with('/') {
+                format!("{base}{found_url}")
+            } else {
+                found_url.to_string()
+            };
             let (status, reply) = if line.starts_with("POST /v1/negotiate") {
                 let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
                 let items: Vec<_> = request["items"]
@@ -482,7 +509,9 @@ fn a_found_object_that_is_gone_is_a_miss() {
                     .unwrap()
                     .iter()
                     .map(|item| match item["action"].as_str().unwrap() {
-                        "download" => serde_json::json!({"hash": item["hash"], "status": "found", "url": format!("{base}/gone")}),
+                        "download" => {
+                            serde_json::json!({"hash": item["hash"], "status": "found", "url": found})
+                        }
                         _ => serde_json::json!({"hash": item["hash"], "status": "skipped"}),
                     })
                     .collect();
@@ -497,10 +526,31 @@ fn a_found_object_that_is_gone_is_a_miss() {
             );
         }
     });
-    let ci = machine(&url, WRITE_TOKEN);
+    url
+}
+
+/// The object was evicted after the negotiation found it: a miss, without a warning.
+#[test]
+fn a_found_object_that_is_gone_is_a_miss() {
+    let ci = machine(&fake_remote("/gone"), WRITE_TOKEN);
     let output = run(&ci, &["build"]);
     assert_success(&output);
     assert_eq!(runs(&ci), ["build"]);
     assert!(warnings(&output).is_empty(), "{}", stderr(&output));
     assert!(!stderr(&output).contains("remote cache hit"));
+}
+
+/// A presigned URL is a credential: a failed download's warning does not print it.
+#[test]
+fn a_failed_download_does_not_print_its_url() {
+    let ci = machine(
+        &fake_remote("http://127.0.0.1:9/bucket/v1/key?X-Amz-Signature=deadbeefsecret"),
+        WRITE_TOKEN,
+    );
+    let output = run(&ci, &["build"]);
+    assert_success(&output);
+    let warnings = warnings(&output);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("a download failed"), "{warnings:?}");
+    assert!(!stderr(&output).contains("deadbeefsecret"), "{}", stderr(&output));
 }
