@@ -9,7 +9,7 @@ use crate::env_vars;
 use crate::error::Error;
 use crate::server::auth::Tokens;
 use crate::server::storage::S3Config;
-use crate::server::{Config, Retention, StorageConfig};
+use crate::server::{Config, Limits, Retention, StorageConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -41,11 +41,11 @@ pub struct ServeArgs {
     #[arg(long, env = env_vars::VELO_SERVER_URL_EXPIRY, default_value_t = 900, value_name = "SECONDS")]
     url_expiry: u64,
 
-    /// The S3 endpoint, e.g. `http://127.0.0.1:3900` [env: AWS_ENDPOINT_URL; default: AWS].
+    /// The S3 endpoint, e.g. `http://127.0.0.1:3900`; else `AWS_ENDPOINT_URL`, else AWS.
     #[arg(long, env = env_vars::VELO_SERVER_S3_ENDPOINT, value_name = "URL")]
     s3_endpoint: Option<url::Url>,
 
-    /// The S3 region [env: AWS_REGION; default: us-east-1].
+    /// The S3 region; else `AWS_REGION`, else `us-east-1`.
     #[arg(long, env = env_vars::VELO_SERVER_S3_REGION, value_name = "REGION")]
     s3_region: Option<String>,
 
@@ -54,11 +54,11 @@ pub struct ServeArgs {
     #[arg(long, env = env_vars::VELO_SERVER_S3_VIRTUAL_HOST, value_parser = clap::builder::FalseyValueParser::new())]
     s3_virtual_host: bool,
 
-    /// The S3 access key id [env: AWS_ACCESS_KEY_ID].
+    /// The S3 access key id; else `AWS_ACCESS_KEY_ID`.
     #[arg(long, value_name = "ID")]
     s3_access_key_id: Option<String>,
 
-    /// The S3 secret access key [env: AWS_SECRET_ACCESS_KEY].
+    /// The S3 secret access key; else `AWS_SECRET_ACCESS_KEY`.
     #[arg(long, value_name = "SECRET")]
     s3_secret_access_key: Option<String>,
 
@@ -152,12 +152,14 @@ pub async fn run(args: ServeArgs, context: &Context) -> Result<ExitCode, Error> 
         listen: args.listen,
         storage,
         tokens,
-        public_url: args.public_url,
-        url_secret,
-        url_expiry: Duration::from_secs(args.url_expiry),
-        max_artifact_size: args.max_artifact_size,
-        max_request_size: usize::try_from(args.max_request_size).unwrap_or(usize::MAX),
-        max_items: 10_000,
+        limits: Limits {
+            public_url: args.public_url,
+            url_secret,
+            url_expiry: Duration::from_secs(args.url_expiry),
+            max_artifact_size: args.max_artifact_size,
+            max_request_size: usize::try_from(args.max_request_size).unwrap_or(usize::MAX),
+            max_items: 10_000,
+        },
         retention: Retention {
             max_age: args.max_age,
             max_size: args.max_size,

@@ -40,6 +40,13 @@ pub struct Config {
     pub listen: String,
     pub storage: StorageConfig,
     pub tokens: Tokens,
+    pub limits: Limits,
+    pub retention: Retention,
+    pub json_logs: bool,
+}
+
+/// How the server signs URLs and what it accepts.
+pub struct Limits {
     /// The URL clients reach this server at, for the local driver's artifact URLs (default:
     /// from each request's `Host`).
     pub public_url: Option<url::Url>,
@@ -49,8 +56,6 @@ pub struct Config {
     pub max_artifact_size: u64,
     pub max_request_size: usize,
     pub max_items: usize,
-    pub retention: Retention,
-    pub json_logs: bool,
 }
 
 pub enum StorageConfig {
@@ -72,12 +77,7 @@ pub struct AppState {
     pub tokens: Tokens,
     pub metrics: Metrics,
     pub first_write_wins: FirstWriteWins,
-    pub public_url: Option<url::Url>,
-    pub url_secret: Vec<u8>,
-    pub url_expiry: Duration,
-    pub max_artifact_size: u64,
-    pub max_request_size: usize,
-    pub max_items: usize,
+    pub limits: Limits,
     /// With [`FirstWriteWins::Checked`]: the keys this server has handed an upload URL for, and
     /// until when (the URL's expiry).
     pub leases: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
@@ -177,7 +177,7 @@ impl AppState {
         match leases.get(object) {
             Some(until) if *until > now => false,
             _ => {
-                leases.insert(object.to_string(), now + self.url_expiry);
+                leases.insert(object.to_string(), now + self.limits.url_expiry);
                 true
             }
         }
@@ -250,12 +250,7 @@ pub async fn serve(config: Config) -> Result<(), Error> {
         tokens: config.tokens,
         metrics: Metrics::new(),
         first_write_wins,
-        public_url: config.public_url,
-        url_secret: config.url_secret,
-        url_expiry: config.url_expiry,
-        max_artifact_size: config.max_artifact_size,
-        max_request_size: config.max_request_size,
-        max_items: config.max_items,
+        limits: config.limits,
         leases: Default::default(),
     });
     let retention = spawn_retention(&state, config.retention);

@@ -22,7 +22,7 @@ use crate::protocol::{
 };
 
 pub fn router(state: Shared) -> Router {
-    let request_limit = state.max_request_size;
+    let request_limit = state.limits.max_request_size;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -91,11 +91,11 @@ async fn negotiate(
     let scope = state.authorize(&headers, Scope::Read)?;
     let request: NegotiateRequest = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("the body is not a negotiation: {err}")))?;
-    if request.items.len() > state.max_items {
+    if request.items.len() > state.limits.max_items {
         return Err(ApiError::too_large(format!(
             "{} items in one negotiation; the limit is {}",
             request.items.len(),
-            state.max_items
+            state.limits.max_items
         )));
     }
     for item in &request.items {
@@ -110,10 +110,10 @@ async fn negotiate(
             if scope < Scope::ReadWrite {
                 return Err(ApiError::forbidden());
             }
-            if let Some(size) = item.size.filter(|&size| size > state.max_artifact_size) {
+            if let Some(size) = item.size.filter(|&size| size > state.limits.max_artifact_size) {
                 return Err(ApiError::too_large(format!(
                     "`{}` is {size} bytes; the server's limit is {} bytes",
-                    item.hash, state.max_artifact_size
+                    item.hash, state.limits.max_artifact_size
                 )));
             }
         }
@@ -181,7 +181,7 @@ async fn negotiate(
 
 /// Where clients reach this server: `--public-url`, else the request's `Host`.
 fn base_url(state: &Shared, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.public_url {
+    if let Some(url) = &state.limits.public_url {
         return url.as_str().trim_end_matches('/').to_string();
     }
     let host = headers
@@ -220,9 +220,9 @@ fn unix_now() -> u64 {
 /// A URL to this server's own artifact route, signed like a presigned S3 URL: it names the
 /// method, the key and an expiry time, so it needs no token and is useless for anything else.
 fn local_url(state: &Shared, base: &str, method: &str, key: &str) -> Signed {
-    let expires = unix_now() + state.url_expiry.as_secs();
+    let expires = unix_now() + state.limits.url_expiry.as_secs();
     let signature = hex::encode(
-        url_signature(&state.url_secret, method, key, expires)
+        url_signature(&state.limits.url_secret, method, key, expires)
             .finalize()
             .into_bytes(),
     );
@@ -261,7 +261,7 @@ fn check_url(state: &Shared, method: &str, key: &str, query: &UrlSignature) -> R
         ));
     };
     let valid = hex::decode(signature).is_ok_and(|signature| {
-        url_signature(&state.url_secret, method, key, expires)
+        url_signature(&state.limits.url_secret, method, key, expires)
             .verify_slice(&signature)
             .is_ok()
     });
@@ -358,7 +358,12 @@ pub async fn store_body(
     }
     let put = state
         .storage
-        .put(object, body.into_data_stream(), length, state.max_artifact_size)
+        .put(
+            object,
+            body.into_data_stream(),
+            length,
+            state.limits.max_artifact_size,
+        )
         .await;
     state.release(object);
     let put = put.map_err(|err| ApiError::storage(&err))?;

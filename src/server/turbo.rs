@@ -174,11 +174,11 @@ async fn query(
     state.authorize(&headers, Scope::Read)?;
     let request: HashesQuery = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("expected {{\"hashes\": [...]}}: {err}")))?;
-    if request.hashes.len() > state.max_items {
+    if request.hashes.len() > state.limits.max_items {
         return Err(ApiError::too_large(format!(
             "{} hashes in one query; the limit is {}",
             request.hashes.len(),
-            state.max_items
+            state.limits.max_items
         ))
         .into());
     }

@@ -1294,43 +1294,40 @@ fn startup_with_a_bad_tokens_file() {
     assert!(stderr.contains("cannot read the tokens file"), "{stderr}");
 }
 
-#[test]
-fn startup_with_bad_storage() {
-    let cache = Cache::local();
-    // S3 without credentials (the harness removes every AWS_* variable).
+/// Run `velo serve --listen 127.0.0.1:0 --tokens-file … ARGS` with `env` until it exits: its
+/// exit code and stderr.
+fn serve_until_exit(cache: &Cache, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut command = cache.command();
     command
         .args(["--listen", "127.0.0.1:0", "--tokens-file"])
         .arg(cache.tokens_file())
-        .args([
-            "--storage",
-            "s3://velo-bucket",
-            "--s3-endpoint",
-            "http://127.0.0.1:9",
-        ]);
-    let output = run_to_exit(command, Duration::from_secs(20));
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+        .args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = run_to_exit(command, Duration::from_secs(30));
+    (output.status.code(), text(&output.stderr))
+}
+
+#[test]
+fn startup_with_bad_storage() {
+    let cache = Cache::local();
+    let s3 = [
+        "--storage",
+        "s3://velo-bucket",
+        "--s3-endpoint",
+        "http://127.0.0.1:9",
+    ];
+    // S3 without credentials (the harness removes every AWS_* variable), then without a secret.
+    let (code, stderr) = serve_until_exit(&cache, &s3, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("S3 storage needs an access key id"), "{stderr}");
     assert!(
         stderr.contains("--s3-access-key-id") && stderr.contains("AWS_ACCESS_KEY_ID"),
         "{stderr}"
     );
-
-    let mut command = cache.command();
-    command
-        .args(["--listen", "127.0.0.1:0", "--tokens-file"])
-        .arg(cache.tokens_file())
-        .args([
-            "--storage",
-            "s3://velo-bucket",
-            "--s3-endpoint",
-            "http://127.0.0.1:9",
-        ])
-        .env("AWS_ACCESS_KEY_ID", "velo-test-key-id");
-    let output = run_to_exit(command, Duration::from_secs(20));
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = serve_until_exit(&cache, &s3, &[("AWS_ACCESS_KEY_ID", "velo-test-key-id")]);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("S3 storage needs a secret access key"),
         "{stderr}"
@@ -1338,14 +1335,8 @@ fn startup_with_bad_storage() {
 
     // Not a storage URL.
     for url in ["ftp://host/x", "relative/path", "s3://"] {
-        let mut command = cache.command();
-        command
-            .args(["--listen", "127.0.0.1:0", "--tokens-file"])
-            .arg(cache.tokens_file())
-            .args(["--storage", url]);
-        let output = run_to_exit(command, Duration::from_secs(20));
-        let stderr = text(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
+        let (code, stderr) = serve_until_exit(&cache, &["--storage", url], &[]);
+        assert_eq!(code, Some(2), "{url}: {stderr}");
         assert!(
             stderr.contains(&format!("`--storage {url}` is not a storage URL")),
             "{stderr}"
@@ -1357,22 +1348,17 @@ fn startup_with_bad_storage() {
 fn startup_with_an_s3_endpoint_that_does_not_listen() {
     let cache = Cache::local();
     let port = crate::common::serve::free_port();
-    let mut command = cache.command();
-    command
-        .args(["--listen", "127.0.0.1:0", "--tokens-file"])
-        .arg(cache.tokens_file())
-        .args([
-            "--storage",
-            "s3://velo-nowhere",
-            "--s3-endpoint",
-            &format!("http://127.0.0.1:{port}"),
-        ])
-        .env("AWS_ACCESS_KEY_ID", "velo-test-key-id")
-        .env("AWS_SECRET_ACCESS_KEY", "velo-test-secret-key");
-    let output = run_to_exit(command, Duration::from_secs(30));
-    let stderr = text(&output.stderr);
-    assert_ne!(output.status.code(), Some(0), "{stderr}");
-    assert!(output.status.code().is_some(), "killed by a signal: {stderr}");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let (code, stderr) = serve_until_exit(
+        &cache,
+        &["--storage", "s3://velo-nowhere", "--s3-endpoint", &endpoint],
+        &[
+            ("AWS_ACCESS_KEY_ID", "velo-test-key-id"),
+            ("AWS_SECRET_ACCESS_KEY", "velo-test-secret-key"),
+        ],
+    );
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(code.is_some(), "killed by a signal: {stderr}");
     assert!(
         stderr.contains("cannot use bucket `velo-nowhere`: cannot reach the bucket"),
         "{stderr}"
