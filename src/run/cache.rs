@@ -125,13 +125,11 @@ impl TaskCache {
             log,
             meta,
         )?;
-        let path = self
-            .commit(key, staging, &written)
+        self.commit(key, staging, &written)
             .map_err(|source| ArtifactError::Io {
                 path: self.entry(key),
                 source,
-            })?;
-        Ok((path, written))
+            })
     }
 
     /// A hidden directory to build an entry in, beside the entries.
@@ -145,12 +143,14 @@ impl TaskCache {
     }
 
     /// Record the staged artifact's digest and move the entry into place (see [`Self::store`]).
+    /// Returns the stored artifact and its digest: this one's, or, when another run stored the
+    /// key first, that run's (the two differ: an artifact records its run's time).
     pub fn commit(
         &self,
         key: &str,
         staging: tempfile::TempDir,
         written: &Written,
-    ) -> std::io::Result<PathBuf> {
+    ) -> std::io::Result<(PathBuf, Written)> {
         let sidecar = serde_json::to_vec(&Sidecar {
             blake3: written.blake3.clone(),
             size: written.size,
@@ -167,12 +167,58 @@ impl TaskCache {
                     let _ = std::fs::remove_dir_all(&old);
                 }
                 if std::fs::rename(&staged, &entry).is_ok() {
-                    return Ok(entry.join(ARTIFACT));
+                    return Ok((entry.join(ARTIFACT), written.clone()));
                 }
             }
             // Another run stored this key first; its entry is as good as ours.
             let _ = std::fs::remove_dir_all(&staged);
+            let sidecar: Sidecar = serde_json::from_slice(&std::fs::read(entry.join(SIDECAR))?)
+                .map_err(std::io::Error::other)?;
+            return Ok((
+                entry.join(ARTIFACT),
+                Written {
+                    blake3: sidecar.blake3,
+                    size: sidecar.size,
+                },
+            ));
         }
-        Ok(entry.join(ARTIFACT))
+        Ok((entry.join(ARTIFACT), written.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// When another run stored the key first, `commit` reports that run's artifact and digest,
+    /// not the one it dropped (an upload must send the bytes its header describes).
+    #[test]
+    fn a_losing_commit_reports_the_stored_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TaskCache {
+            dir: dir.path().to_path_buf(),
+            replace: false,
+        };
+        let stage = |bytes: &[u8]| {
+            let staging = cache.staging().unwrap();
+            std::fs::write(TaskCache::staged_artifact(&staging), bytes).unwrap();
+            let written = Written {
+                blake3: blake3::hash(bytes).to_hex().to_string(),
+                size: bytes.len() as u64,
+            };
+            (staging, written)
+        };
+        let (first, first_written) = stage(b"first run");
+        let (second, second_written) = stage(b"second run, longer");
+        let (path, stored) = cache.commit("k", first, &first_written).unwrap();
+        assert_eq!(stored.blake3, first_written.blake3);
+        let (again, stored) = cache.commit("k", second, &second_written).unwrap();
+        assert_eq!(again, path);
+        assert_eq!(
+            (stored.blake3, stored.size),
+            (first_written.blake3, first_written.size)
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"first run");
+        assert!(matches!(cache.lookup("k"), Lookup::Hit(_)));
     }
 }

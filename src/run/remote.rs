@@ -8,6 +8,7 @@
 //! `VELO_CACHE_SIGNING_KEY` set its HMAC-SHA256 must too.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -106,6 +107,8 @@ pub enum RemoteError {
     Unauthorized,
     #[error("the token may not upload (403)")]
     Forbidden,
+    #[error("the server refused it as too large (413)")]
+    TooLarge,
     #[error("the server answered {status}: {body}")]
     Status { status: u16, body: String },
     #[error("the server's answer is not a negotiation: {0}")]
@@ -146,14 +149,14 @@ pub struct Remote {
     /// After the first failure nothing more is tried.
     disabled: AtomicBool,
     can_write: AtomicBool,
-    /// Upload URLs from the negotiation, by key.
-    upload_urls: Mutex<HashMap<String, ResponseItem>>,
+    /// Results waiting to be negotiated and uploaded, and whether a worker is on them.
+    pending: Mutex<Vec<PendingUpload>>,
+    uploading: AtomicBool,
     /// Keys whose results came from the remote in this run.
     fetched: Mutex<HashSet<String>>,
     /// Keys already negotiated in this run.
     negotiated: Mutex<HashSet<String>>,
     uploads: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
-    upload_slots: Arc<tokio::sync::Semaphore>,
     pub transfers: Transfers,
 }
 
@@ -171,11 +174,11 @@ impl Remote {
             http,
             report,
             disabled: AtomicBool::new(false),
-            upload_urls: Mutex::default(),
+            pending: Mutex::default(),
+            uploading: AtomicBool::new(false),
             fetched: Mutex::default(),
             negotiated: Mutex::default(),
             uploads: tokio::sync::Mutex::default(),
-            upload_slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS)),
             transfers: Transfers::default(),
         })
     }
@@ -223,6 +226,7 @@ impl Remote {
             200 => {}
             401 => return Err(RemoteError::Unauthorized),
             403 => return Err(RemoteError::Forbidden),
+            413 => return Err(RemoteError::TooLarge),
             status => {
                 let body = response.text().await.unwrap_or_default();
                 return Err(RemoteError::Status {
@@ -269,49 +273,26 @@ impl Remote {
             .lock()
             .expect("not poisoned")
             .extend(keys.iter().cloned());
-        let items = |upload: bool| {
-            keys.iter()
-                .flat_map(|key| {
-                    let download = RequestItem {
-                        hash: key.clone(),
-                        action: Action::Download,
-                        size: None,
-                    };
-                    let upload = upload.then(|| RequestItem {
-                        hash: key.clone(),
-                        action: Action::Upload,
-                        size: None,
-                    });
-                    std::iter::once(download).chain(upload)
-                })
-                .collect::<Vec<_>>()
-        };
-        let writable = self.can_write.load(Ordering::SeqCst);
-        let answer = match self.negotiate(items(writable)).await {
-            Err(RemoteError::Forbidden) if writable => {
-                // A read-only token: download only, and upload nothing this run.
-                self.can_write.store(false, Ordering::SeqCst);
-                self.negotiate(items(false)).await
-            }
-            answer => answer,
-        };
-        let answer = match answer {
+        let items = keys
+            .iter()
+            .map(|key| RequestItem {
+                hash: key.clone(),
+                action: Action::Download,
+                size: None,
+            })
+            .collect();
+        let answer = match self.negotiate(items).await {
             Ok(items) => items,
             Err(err) => return self.fail("negotiation", &err),
         };
-        let mut found = Vec::new();
-        {
-            let mut urls = self.upload_urls.lock().expect("not poisoned");
-            for item in answer {
-                match item.status {
-                    Status::Found if item.url.is_some() => found.push(item),
-                    Status::UploadNeeded if item.url.is_some() => {
-                        urls.insert(item.hash.clone(), item);
-                    }
-                    _ => {}
-                }
-            }
-        }
+        // Only answers for keys that were asked about are used: a key names a directory in
+        // the local cache, and the server is not trusted with choosing one.
+        let mut requested: HashSet<&str> = keys.iter().map(String::as_str).collect();
+        let found: Vec<ResponseItem> = answer
+            .into_iter()
+            .filter(|item| item.status == Status::Found && item.url.is_some())
+            .filter(|item| requested.remove(item.hash.as_str()))
+            .collect();
         let mut downloads = futures::stream::iter(found)
             .map(|item| async move {
                 let key = item.hash.clone();
@@ -327,7 +308,7 @@ impl Remote {
                 }
                 Err(Rejected::Invalid(reason)) => (self.report)(Event::Warning(format!(
                     "the remote cache's result for {} was rejected: {reason}; the task will run",
-                    &key[..key.len().min(16)]
+                    short(&key)
                 ))),
                 Err(Rejected::Vanished) => {}
                 Err(Rejected::Transfer(err)) => {
@@ -358,10 +339,8 @@ impl Remote {
     /// Fetch one object into the local cache, verifying it on the way. Returns its size.
     async fn download(&self, item: &ResponseItem, cache: &TaskCache) -> Result<u64, Rejected> {
         let url = item.url.as_deref().expect("found items have a URL");
-        let mut request = self.http.get(url);
-        for (name, value) in &item.headers {
-            request = request.header(name, value);
-        }
+        let request =
+            with_headers(self.http.get(url), &item.headers).timeout(self.transfer_timeout(item.size));
         let response = request
             .send()
             .await
@@ -438,46 +417,146 @@ impl Remote {
         Ok(size + header.header_bytes().len() as u64)
     }
 
-    /// Upload a stored result in the background (when the token may write).
+    /// How long moving `size` bytes may take: the timeout, plus a second per MB (so a
+    /// transfer slower than 1 MB/s is abandoned rather than holding up the run).
+    fn transfer_timeout(&self, size: Option<u64>) -> Duration {
+        self.config.timeout + Duration::from_secs(size.unwrap_or(0) / 1_000_000)
+    }
+
+    /// Queue a stored result for upload (when the token may write). Results are negotiated
+    /// in batches, with their sizes, by one background worker at a time, and uploaded 8 at once.
     pub async fn upload(self: &Arc<Self>, key: String, artifact: PathBuf, written: Written) {
         if self.is_disabled() || !self.can_write.load(Ordering::SeqCst) {
             return;
         }
-        let remote = self.clone();
-        self.uploads.lock().await.spawn(async move {
-            let Ok(_slot) = remote.upload_slots.clone().acquire_owned().await else {
-                return;
-            };
-            remote.upload_now(&key, &artifact, &written).await;
-        });
-    }
-
-    async fn upload_now(&self, key: &str, artifact: &std::path::Path, written: &Written) {
-        let envelope = Envelope::new(
-            key,
+        let header = Envelope::new(
+            &key,
             &written.blake3,
             written.size,
             self.config.signing_key.as_deref(),
-        );
-        let header = envelope.header_bytes();
-        let total = header.len() as u64 + written.size;
-        let negotiated = self.upload_urls.lock().expect("not poisoned").remove(key);
+        )
+        .header_bytes();
+        self.pending.lock().expect("not poisoned").push(PendingUpload {
+            key,
+            artifact,
+            total: header.len() as u64 + written.size,
+            header,
+        });
+        if !self.uploading.swap(true, Ordering::SeqCst) {
+            let remote = self.clone();
+            self.uploads
+                .lock()
+                .await
+                .spawn(async move { remote.upload_worker().await });
+        }
+    }
+
+    async fn upload_worker(self: Arc<Self>) {
+        loop {
+            let batch = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
+            if batch.is_empty() {
+                self.uploading.store(false, Ordering::SeqCst);
+                // A result queued after the take saw this worker as busy: take it too, unless
+                // a new worker already has.
+                if self.pending.lock().expect("not poisoned").is_empty()
+                    || self.uploading.swap(true, Ordering::SeqCst)
+                {
+                    return;
+                }
+                continue;
+            }
+            self.upload_batch(batch).await;
+        }
+    }
+
+    /// Negotiate a batch of results in one request, then upload those the remote lacks.
+    async fn upload_batch(&self, batch: Vec<PendingUpload>) {
+        if self.is_disabled() || !self.can_write.load(Ordering::SeqCst) {
+            return;
+        }
+        let items = batch
+            .iter()
+            .map(|pending| RequestItem {
+                hash: pending.key.clone(),
+                action: Action::Upload,
+                size: Some(pending.total),
+            })
+            .collect();
+        let answer = match self.negotiate(items).await {
+            Ok(answer) => answer,
+            Err(RemoteError::Forbidden) => {
+                // A read token: nothing to upload this run, and nothing wrong.
+                self.can_write.store(false, Ordering::SeqCst);
+                return;
+            }
+            Err(RemoteError::TooLarge) if batch.len() > 1 => {
+                // Some result is over the server's limit: find which, one at a time.
+                for pending in batch {
+                    Box::pin(self.upload_batch(vec![pending])).await;
+                }
+                return;
+            }
+            Err(RemoteError::TooLarge) => {
+                let pending = &batch[0];
+                (self.report)(Event::Warning(format!(
+                    "the result for {} ({} bytes) is larger than the remote cache accepts; it was not uploaded",
+                    short(&pending.key),
+                    pending.total
+                )));
+                return;
+            }
+            Err(err) => return self.fail("an upload", &err),
+        };
+        let mut urls: HashMap<String, ResponseItem> = answer
+            .into_iter()
+            .filter(|item| item.status == Status::UploadNeeded && item.url.is_some())
+            .map(|item| (item.hash.clone(), item))
+            .collect();
+        let work: Vec<(PendingUpload, ResponseItem)> = batch
+            .into_iter()
+            .filter_map(|pending| {
+                let item = urls.remove(&pending.key)?;
+                Some((pending, item))
+            })
+            .collect();
+        let mut uploads = futures::stream::iter(work)
+            .map(|(pending, item)| async move { self.upload_one(&pending, item).await })
+            .buffer_unordered(CONCURRENT_UPLOADS);
+        while uploads.next().await.is_some() {}
+    }
+
+    /// PUT one result to its negotiated URL; when the URL is refused (it expired while the
+    /// task ran: S3 says 403, Garage 400), negotiate it again once.
+    async fn upload_one(&self, pending: &PendingUpload, mut item: ResponseItem) {
         for attempt in 0..2 {
             if self.is_disabled() {
                 return;
             }
-            let item = match (attempt, &negotiated) {
-                (0, Some(item)) => item.clone(),
-                _ => {
+            match self
+                .put(&item, &pending.header, &pending.artifact, pending.total)
+                .await
+            {
+                Ok(()) => {
+                    self.transfers.uploaded.fetch_add(1, Ordering::Relaxed);
+                    self.transfers
+                        .uploaded_bytes
+                        .fetch_add(pending.total, Ordering::Relaxed);
+                    return;
+                }
+                // Another client stored the key first; or the local entry was pruned meanwhile.
+                Err(PutError::Status(409 | 412)) | Err(PutError::Gone) => return,
+                Err(PutError::Status(400..=499)) if attempt == 0 => {
                     let request = vec![RequestItem {
-                        hash: key.to_string(),
+                        hash: pending.key.clone(),
                         action: Action::Upload,
-                        size: Some(total),
+                        size: Some(pending.total),
                     }];
                     match self.negotiate(request).await {
                         Ok(mut items) => match items.pop() {
-                            Some(item) if item.status == Status::UploadNeeded && item.url.is_some() => item,
-                            // Skipped: someone stored it first.
+                            Some(again) if again.status == Status::UploadNeeded && again.url.is_some() => {
+                                item = again;
+                            }
+                            // Skipped: someone stored it meanwhile.
                             _ => return,
                         },
                         Err(RemoteError::Forbidden) => {
@@ -487,56 +566,45 @@ impl Remote {
                         Err(err) => return self.fail("an upload", &err),
                     }
                 }
-            };
-            match self.put(&item, &header, artifact, total).await {
-                Ok(()) => {
-                    self.transfers.uploaded.fetch_add(1, Ordering::Relaxed);
-                    self.transfers.uploaded_bytes.fetch_add(total, Ordering::Relaxed);
-                    return;
-                }
-                // The key was written first by another client.
-                Err(Some(409 | 412)) => return,
-                // The URL from the run's first negotiation expired while the task ran (S3 says
-                // 403, Garage 400), or the store refused a second write that way: ask again.
-                Err(Some(400..=499)) if attempt == 0 => continue,
-                Err(Some(status)) => {
+                Err(PutError::Status(status)) => {
                     return self.fail("an upload", &format!("the upload URL answered {status}"));
                 }
-                Err(None) => return self.fail("an upload", &"the connection failed"),
+                Err(PutError::Transfer(err)) => return self.fail("an upload", &err),
             }
         }
     }
 
-    /// PUT header + artifact to a negotiated URL. `Err(Some(status))` for an HTTP error.
+    /// PUT header + artifact to a negotiated URL.
     async fn put(
         &self,
         item: &ResponseItem,
         header: &[u8],
-        artifact: &std::path::Path,
+        artifact: &Path,
         total: u64,
-    ) -> Result<(), Option<u16>> {
-        let file = tokio::fs::File::open(artifact).await.map_err(|_| None)?;
+    ) -> Result<(), PutError> {
+        let file = tokio::fs::File::open(artifact)
+            .await
+            .map_err(|_| PutError::Gone)?;
         let head = futures::stream::once(futures::future::ready(Ok::<_, std::io::Error>(
             bytes::Bytes::copy_from_slice(header),
         )));
         let body = head.chain(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
-        let mut request = self
+        let url = item.url.as_deref().expect("upload items have a URL");
+        let request = self
             .http
-            .put(item.url.as_deref().expect("upload items have a URL"))
+            .put(url)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::CONTENT_LENGTH, total);
-        for (name, value) in &item.headers {
-            request = request.header(name, value);
-        }
-        let response = request
+        let response = with_headers(request, &item.headers)
+            .timeout(self.transfer_timeout(Some(total)))
             .body(reqwest::Body::wrap_stream(body))
             .send()
             .await
-            .map_err(|_| None)?;
+            .map_err(|err| PutError::Transfer(http_error(err)))?;
         if response.status().is_success() {
             Ok(())
         } else {
-            Err(Some(response.status().as_u16()))
+            Err(PutError::Status(response.status().as_u16()))
         }
     }
 
@@ -553,6 +621,40 @@ impl Remote {
 async fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, RemoteError> {
     let bytes = response.bytes().await.map_err(http_error)?;
     serde_json::from_slice(&bytes).map_err(|err| RemoteError::Protocol(err.to_string()))
+}
+
+/// A stored result waiting for upload: the object is `header` then the artifact.
+struct PendingUpload {
+    key: String,
+    artifact: PathBuf,
+    header: Vec<u8>,
+    total: u64,
+}
+
+enum PutError {
+    /// The local artifact is gone (pruned since it was stored).
+    Gone,
+    Status(u16),
+    Transfer(RemoteError),
+}
+
+/// The first 16 characters of a key, for messages.
+fn short(key: &str) -> String {
+    key.chars().take(16).collect()
+}
+
+/// Add the headers a negotiated URL was signed with. The body's length is set by the caller,
+/// once, whatever the server listed.
+fn with_headers(
+    mut request: reqwest::RequestBuilder,
+    headers: &BTreeMap<String, String>,
+) -> reqwest::RequestBuilder {
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case("content-length") {
+            request = request.header(name, value);
+        }
+    }
+    request
 }
 
 /// Why a download was not used.

@@ -69,6 +69,9 @@ pub struct Retention {
     pub max_size: Option<u64>,
 }
 
+/// How long requests in flight may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 /// How often the local driver applies retention.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(600);
 
@@ -84,6 +87,18 @@ pub struct AppState {
 }
 
 pub type Shared = Arc<AppState>;
+
+/// See [`AppState::lease_for_upload`].
+pub struct LeaseGuard<'a> {
+    state: &'a AppState,
+    object: &'a str,
+}
+
+impl Drop for LeaseGuard<'_> {
+    fn drop(&mut self) {
+        self.state.release(self.object);
+    }
+}
 
 /// An error response: a status, a kind for the metrics and logs, and a message for the client.
 #[derive(Debug)]
@@ -134,6 +149,11 @@ impl ApiError {
             storage::StorageError::Body(reason) => {
                 Self::bad_request(format!("the upload was cut short: {reason}"))
             }
+            storage::StorageError::LengthRequired => Self::new(
+                StatusCode::LENGTH_REQUIRED,
+                "length_required",
+                "uploads to object storage need a Content-Length",
+            ),
             _ => Self::new(
                 StatusCode::BAD_GATEWAY,
                 "storage",
@@ -188,6 +208,12 @@ impl AppState {
         if self.first_write_wins == FirstWriteWins::Checked {
             self.leases.lock().expect("not poisoned").remove(object);
         }
+    }
+
+    /// Take the lease on `object` for an upload this server carries itself, ended when the
+    /// guard drops: when the upload is over, or abandoned half way by the client.
+    pub fn lease_for_upload<'a>(&'a self, object: &'a str) -> Option<LeaseGuard<'a>> {
+        self.lease(object).then_some(LeaseGuard { state: self, object })
     }
 
     /// The scope of the request's bearer token; 401 without a valid one.
@@ -264,9 +290,27 @@ pub async fn serve(config: Config) -> Result<(), Error> {
         first_write_wins = ?state.first_write_wins,
         "velo serve listening on http://{address}"
     );
+    // After the signal, requests in flight get `SHUTDOWN_GRACE` to finish (a stalled upload
+    // must not keep the process alive until it is killed).
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let shutdown = async move {
+        shutdown.await;
+        signalled.notify_one();
+    };
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+        .with_graceful_shutdown(shutdown);
+    let grace = async {
+        stopping.notified().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    let served = tokio::select! {
+        served = std::future::IntoFuture::into_future(served) => served,
+        () = grace => {
+            tracing::warn!("requests were still running {} s after the signal; stopping anyway", SHUTDOWN_GRACE.as_secs());
+            Ok(())
+        }
+    };
     if let Some(retention) = retention {
         retention.abort();
     }

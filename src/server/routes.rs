@@ -139,7 +139,10 @@ async fn negotiate(
             // Where storage cannot refuse a second write, this server hands out one upload URL
             // per key at a time, so its own clients cannot race.
             (Action::Upload, None) if !state.lease(&object) => (Status::Skipped, None),
-            (Action::Upload, None) => (Status::UploadNeeded, Some(sign_put(&state, &base, &item.hash))),
+            (Action::Upload, None) => (
+                Status::UploadNeeded,
+                Some(sign_put(&state, &base, &item.hash, item.size)),
+            ),
         };
         (item, status, signed, size)
     });
@@ -198,9 +201,10 @@ fn sign_get(state: &Shared, base: &str, key: &str) -> Signed {
     }
 }
 
-fn sign_put(state: &Shared, base: &str, key: &str) -> Signed {
+/// An upload URL; with the object's size, S3 refuses a body of any other length.
+fn sign_put(state: &Shared, base: &str, key: &str, size: Option<u64>) -> Signed {
     match &state.storage {
-        Storage::S3(s3) => s3.presign_put(&object(key)),
+        Storage::S3(s3) => s3.presign_put(&object(key), size),
         Storage::Local(_) => local_url(state, base, "PUT", key),
     }
 }
@@ -351,11 +355,11 @@ pub async fn store_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if !state.lease(object) {
+    let Some(_lease) = state.lease_for_upload(object) else {
         // Another upload of this key is under way through this server.
         Metrics::count(&state.metrics.skipped, api, 1);
         return Ok(Put::Existed);
-    }
+    };
     let put = state
         .storage
         .put(
@@ -364,9 +368,8 @@ pub async fn store_body(
             length,
             state.limits.max_artifact_size,
         )
-        .await;
-    state.release(object);
-    let put = put.map_err(|err| ApiError::storage(&err))?;
+        .await
+        .map_err(|err| ApiError::storage(&err))?;
     match put {
         Put::Created(bytes) => {
             state.metrics.add_bytes("upload", "server", bytes);

@@ -20,6 +20,9 @@ use tokio::io::AsyncWriteExt;
 
 use crate::protocol::FirstWriteWins;
 
+/// The top-level prefixes objects are stored under.
+pub const OBJECT_PREFIXES: [&str; 2] = ["v1", "turbo"];
+
 /// The largest number of objects the server checks in S3 at once for one negotiation.
 pub const HEAD_CONCURRENCY: usize = 32;
 
@@ -35,6 +38,8 @@ pub enum StorageError {
     TooLarge { limit: u64 },
     #[error("the upload was cut short: {0}")]
     Body(String),
+    #[error("the upload has no Content-Length")]
+    LengthRequired,
     #[error("object storage: {0}")]
     Upstream(String),
 }
@@ -125,7 +130,8 @@ impl Storage {
         }
         match self {
             Storage::Local(local) => local.put(object, body, limit).await,
-            Storage::S3(s3) => s3.put(object, body, length, limit).await,
+            // The length, checked above, is signed into the request: S3 holds the body to it.
+            Storage::S3(s3) => s3.put(object, body, length).await,
         }
     }
 }
@@ -188,12 +194,18 @@ impl Local {
         if path.exists() {
             return Ok(Put::Existed);
         }
-        let temp = self.root.join(".tmp").join(format!("{:016x}", fastrand::u64(..)));
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StorageError::Io { path, source }
         };
-        let result = async {
+        let temps = self.root.join(".tmp");
+        // Made at startup, but the directory may have been cleaned since.
+        tokio::fs::create_dir_all(&temps).await.map_err(io(&temps))?;
+        // Removed when this is dropped: after the link, on an error, or when the request is
+        // abandoned half way (the client went away).
+        let temp = temps.join(format!("{:016x}", fastrand::u64(..)));
+        let temp = tempfile::TempPath::try_from_path(&temp).map_err(io(&temp))?;
+        async {
             let mut file = tokio::fs::File::create_new(&temp).await.map_err(io(&temp))?;
             let mut written = 0u64;
             while let Some(chunk) = body.next().await {
@@ -217,18 +229,21 @@ impl Local {
                 }),
             }
         }
-        .await;
-        let _ = tokio::fs::remove_file(&temp).await;
-        result
+        .await
     }
 
     /// Remove objects not used for `max_age`, then the least recently used ones until the rest
-    /// fit in `max_size`, and uploads abandoned more than an hour ago. Returns (objects, bytes)
-    /// removed.
+    /// fit in `max_size`, and uploads abandoned more than an hour ago. Only velo's own
+    /// directories (`v1/`, `turbo/`, `.tmp/`) are looked at: anything else under the root is
+    /// left alone. Returns (objects, bytes) removed.
     pub fn prune(&self, max_age: Option<Duration>, max_size: Option<u64>) -> (usize, u64) {
         let now = SystemTime::now();
         let mut objects = Vec::new();
-        let mut stack = vec![self.root.clone()];
+        let mut stack: Vec<PathBuf> = OBJECT_PREFIXES
+            .iter()
+            .chain([&".tmp"])
+            .map(|prefix| self.root.join(prefix))
+            .collect();
         while let Some(dir) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
@@ -318,11 +333,7 @@ impl S3 {
         })
     }
 
-    fn signed<'a>(
-        mut action: impl S3Action<'a>,
-        expiry: Duration,
-        headers: &[(&'static str, &'static str)],
-    ) -> Signed {
+    fn signed<'a>(mut action: impl S3Action<'a>, expiry: Duration, headers: &[(&'a str, &'a str)]) -> Signed {
         for (name, value) in headers {
             action.headers_mut().insert(*name, *value);
         }
@@ -343,10 +354,16 @@ impl S3 {
         Self::signed(action, self.expiry, headers)
     }
 
-    /// A PUT URL that only creates: `If-None-Match: *` is part of its signature.
-    pub fn presign_put(&self, object: &str) -> Signed {
+    /// A PUT URL that only creates: `If-None-Match: *` is part of its signature, and so is the
+    /// body's length when it is known, so the bucket refuses a body of any other size.
+    pub fn presign_put(&self, object: &str, length: Option<u64>) -> Signed {
         let action = self.bucket.put_object(Some(&self.credentials), object);
-        Self::signed(action, self.expiry, &[CONTENT_SHA256, ("if-none-match", "*")])
+        let length = length.map(|n| n.to_string());
+        let mut headers = vec![CONTENT_SHA256, ("if-none-match", "*")];
+        if let Some(length) = &length {
+            headers.push(("content-length", length.as_str()));
+        }
+        Self::signed(action, self.expiry, &headers)
     }
 
     fn request(&self, method: reqwest::Method, signed: &Signed) -> reqwest::RequestBuilder {
@@ -382,13 +399,7 @@ impl S3 {
         }
     }
 
-    async fn put<S, E>(
-        &self,
-        object: &str,
-        body: S,
-        length: Option<u64>,
-        limit: u64,
-    ) -> Result<Put, StorageError>
+    async fn put<S, E>(&self, object: &str, body: S, length: Option<u64>) -> Result<Put, StorageError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
         E: std::fmt::Display + Send + Sync + 'static,
@@ -396,23 +407,17 @@ impl S3 {
         if self.head(object).await?.is_some() {
             return Ok(Put::Existed);
         }
-        // S3 needs the length up front; a body without one is read into memory (within `limit`).
-        let (body, length) = match length {
-            Some(length) => {
-                let limited = body.map(|chunk| chunk.map_err(|err| std::io::Error::other(err.to_string())));
-                (reqwest::Body::wrap_stream(limited), length)
-            }
-            None => {
-                let bytes = collect(body, limit).await?;
-                let length = bytes.len() as u64;
-                (reqwest::Body::from(bytes), length)
-            }
+        // S3 needs the length up front, and it is signed into the request, so the bucket
+        // refuses a body that turns out longer or shorter. A body without one is refused rather
+        // than held in memory.
+        let Some(length) = length else {
+            return Err(StorageError::LengthRequired);
         };
-        let signed = self.presign_put(object);
+        let body = body.map(|chunk| chunk.map_err(|err| std::io::Error::other(err.to_string())));
+        let signed = self.presign_put(object, Some(length));
         let response = self
             .request(reqwest::Method::PUT, &signed)
-            .header(reqwest::header::CONTENT_LENGTH, length)
-            .body(body)
+            .body(reqwest::Body::wrap_stream(body))
             .send()
             .await
             .map_err(|err| StorageError::Upstream(crate::error::chain(&err.without_url())))?;
@@ -443,10 +448,9 @@ impl S3 {
         let object = format!("velo-probe/{:016x}", fastrand::u64(..));
         let mut statuses = Vec::new();
         for body in ["first", "second"] {
-            let signed = self.presign_put(&object);
+            let signed = self.presign_put(&object, Some(body.len() as u64));
             let response = self
                 .request(reqwest::Method::PUT, &signed)
-                .header(reqwest::header::CONTENT_LENGTH, body.len())
                 .body(body)
                 .timeout(Duration::from_secs(10))
                 .send()
@@ -480,20 +484,4 @@ impl S3 {
             Ok(FirstWriteWins::Checked)
         }
     }
-}
-
-async fn collect<S, E>(mut body: S, limit: u64) -> Result<Vec<u8>, StorageError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    let mut bytes = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|err| StorageError::Body(err.to_string()))?;
-        if (bytes.len() + chunk.len()) as u64 > limit {
-            return Err(StorageError::TooLarge { limit });
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
 }

@@ -201,15 +201,15 @@ fn env_overrides_the_manifest() {
 }
 
 #[test]
-fn an_upload_url_that_expired_while_the_task_ran_is_negotiated_again() {
+fn uploads_are_negotiated_after_the_task_with_their_size() {
     let cache = Cache::local();
-    let server = cache.start(&["--url-expiry", "1"]);
+    // URLs valid for one second, and a task that takes longer: uploads are negotiated once a
+    // result exists, so no URL outlives its task.
+    let server = cache.start(&["--url-expiry", "1", "--max-artifact-size", "1M"]);
     let ci = machine(&server.url(), WRITE_TOKEN);
-    // The run's first negotiation hands out an upload URL valid for a second; the task takes
-    // longer than that.
     let manifest = ci
         .manifest()
-        .replace("echo built it", "echo built it && sleep 2.5");
+        .replace("echo built it", "echo built it && sleep 1.5");
     ci.write_manifest(&manifest);
     let output = run(&ci, &["build"]);
     assert_success(&output);
@@ -220,7 +220,29 @@ fn an_upload_url_that_expired_while_the_task_ran_is_negotiated_again() {
         stderr(&output)
     );
     assert_eq!(objects(&cache), 1);
-    assert!(server.logs().contains("error=\"expired\""), "{}", server.logs());
+    assert!(!server.logs().contains("expired"), "{}", server.logs());
+
+    // A result over the server's limit is refused at negotiation (413): a warning naming it,
+    // and the remote stays in use for the rest of the run.
+    let big = machine(&server.url(), WRITE_TOKEN);
+    let manifest = big.manifest().replace(
+        "echo result > out/result.txt",
+        "head -c 3000000 /dev/urandom > out/result.txt",
+    );
+    big.write_manifest(&manifest);
+    let output = run(&big, &["build", "lint"]);
+    assert_success(&output);
+    let warnings = warnings(&output);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("larger than the remote cache accepts"),
+        "{warnings:?}"
+    );
+    assert!(
+        stderr(&output).contains("Uploaded 1 result"),
+        "lint still uploads: {}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -471,14 +493,22 @@ fn a_bad_remote_url_is_a_usage_error() {
     assert!(runs(&ci).is_empty());
 }
 
-/// A fake remote that answers every download item `found` at `found_url` (relative URLs are
-/// served by the fake itself, with a 404) and every upload item `skipped`. Returns its URL.
-fn fake_remote(found_url: &'static str) -> String {
+/// A fake remote. Download items are `found` at `found_url` (relative URLs are served by the
+/// fake: `/gone` with a 404), or `missing` without one. Upload items are `upload_needed` at
+/// `/put` when `put_statuses` is not empty, else `skipped`; the n-th PUT there gets
+/// `put_statuses[n]` (the last one from then on). Returns its URL and the request lines it saw.
+fn fake_remote(
+    found_url: Option<&'static str>,
+    put_statuses: &'static [u16],
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let base = url.clone();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
     std::thread::spawn(move || {
+        let mut puts = 0;
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { break };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -497,27 +527,41 @@ fn fake_remote(found_url: &'static str) -> String {
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
-            let found = if found_url.starts_with('/') {
-                format!("{base}{found_url}")
-            } else {
-                found_url.to_string()
-            };
+            log.lock().unwrap().push(line.trim().to_string());
+            let found = found_url.map(|found| {
+                if found.starts_with('/') {
+                    format!("{base}{found}")
+                } else {
+                    found.to_string()
+                }
+            });
             let (status, reply) = if line.starts_with("POST /v1/negotiate") {
                 let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
                 let items: Vec<_> = request["items"]
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|item| match item["action"].as_str().unwrap() {
-                        "download" => {
+                    .map(|item| match (item["action"].as_str().unwrap(), &found) {
+                        ("download", Some(found)) => {
                             serde_json::json!({"hash": item["hash"], "status": "found", "url": found})
+                        }
+                        ("download", None) => serde_json::json!({"hash": item["hash"], "status": "missing"}),
+                        _ if !put_statuses.is_empty() => {
+                            serde_json::json!({"hash": item["hash"], "status": "upload_needed", "url": format!("{base}/put")})
                         }
                         _ => serde_json::json!({"hash": item["hash"], "status": "skipped"}),
                     })
                     .collect();
-                ("200 OK", serde_json::json!({ "items": items }).to_string())
+                (
+                    "200 OK".to_string(),
+                    serde_json::json!({ "items": items }).to_string(),
+                )
+            } else if line.starts_with("PUT /put") {
+                let status = put_statuses[puts.min(put_statuses.len() - 1)];
+                puts += 1;
+                (format!("{status} Status"), String::new())
             } else {
-                ("404 Not Found", String::new())
+                ("404 Not Found".to_string(), String::new())
             };
             let _ = write!(
                 stream,
@@ -526,13 +570,51 @@ fn fake_remote(found_url: &'static str) -> String {
             );
         }
     });
-    url
+    (url, seen)
+}
+
+/// An upload URL refused (expired: S3 says 403, Garage 400) is negotiated again, once.
+#[test]
+fn a_refused_upload_url_is_negotiated_again() {
+    let (url, seen) = fake_remote(None, &[403, 200]);
+    let ci = machine(&url, WRITE_TOKEN);
+    let output = run(&ci, &["build"]);
+    assert_success(&output);
+    assert!(warnings(&output).is_empty(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("Uploaded 1 result"),
+        "{}",
+        stderr(&output)
+    );
+    let seen = seen.lock().unwrap().clone();
+    let lines: Vec<&str> = seen
+        .iter()
+        .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+        .map(|l| if l.starts_with("POST") { "negotiate" } else { "put" })
+        .collect();
+    // Downloads, uploads (refused), uploads again, then the PUT that lands.
+    assert_eq!(lines, ["negotiate", "negotiate", "put", "negotiate", "put"]);
+}
+
+/// An upload refused twice turns the remote off with one warning; the build succeeds.
+#[test]
+fn an_upload_refused_twice_warns_once() {
+    let (url, _) = fake_remote(None, &[403]);
+    let ci = machine(&url, WRITE_TOKEN);
+    let output = run(&ci, &["build", "lint"]);
+    assert_success(&output);
+    let warnings = warnings(&output);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("the upload URL answered 403"),
+        "{warnings:?}"
+    );
 }
 
 /// The object was evicted after the negotiation found it: a miss, without a warning.
 #[test]
 fn a_found_object_that_is_gone_is_a_miss() {
-    let ci = machine(&fake_remote("/gone"), WRITE_TOKEN);
+    let ci = machine(&fake_remote(Some("/gone"), &[]).0, WRITE_TOKEN);
     let output = run(&ci, &["build"]);
     assert_success(&output);
     assert_eq!(runs(&ci), ["build"]);
@@ -544,7 +626,11 @@ fn a_found_object_that_is_gone_is_a_miss() {
 #[test]
 fn a_failed_download_does_not_print_its_url() {
     let ci = machine(
-        &fake_remote("http://127.0.0.1:9/bucket/v1/key?X-Amz-Signature=deadbeefsecret"),
+        &fake_remote(
+            Some("http://127.0.0.1:9/bucket/v1/key?X-Amz-Signature=deadbeefsecret"),
+            &[],
+        )
+        .0,
         WRITE_TOKEN,
     );
     let output = run(&ci, &["build"]);
