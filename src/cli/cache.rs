@@ -49,7 +49,7 @@ async fn remote_status(context: &Context) -> Result<Option<RemoteStatus>, Error>
     };
     let url = config.url.to_string();
     let reporter: crate::run::Reporter = std::sync::Arc::new(|_| {});
-    let remote = Remote::new(config, reporter)?;
+    let remote = Remote::new(config, reporter);
     let (status, error, reachable) = match remote.status().await {
         Ok(status) => (Some(status), None, true),
         Err(err) => {

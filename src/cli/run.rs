@@ -134,7 +134,7 @@ fn remote(
     let Some(config) = RemoteConfig::resolve(configured, &crate::ops::env::current_env())? else {
         return Ok(None);
     };
-    Ok(Some(Arc::new(Remote::new(config, reporter.clone())?)))
+    Ok(Some(Arc::new(Remote::new(config, reporter.clone()))))
 }
 
 fn report(printer: &super::Printer, event: Event<'_>) {

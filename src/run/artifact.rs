@@ -163,6 +163,8 @@ pub struct Restored {
     pub meta: ArtifactMeta,
     pub log: Vec<u8>,
     pub files: usize,
+    /// The outputs were already in place, so nothing was written.
+    pub in_place: bool,
 }
 
 /// Unpack the outputs of `artifact` (already verified by its digest) into `member_dir`, over
@@ -264,7 +266,12 @@ pub fn restore(artifact: &Path, member_dir: &Path, root: &Path) -> Result<Restor
         }
     }
     let meta = meta.ok_or_else(|| corrupt(format!("no `{META_ENTRY}`")))?;
-    Ok(Restored { meta, log, files })
+    Ok(Restored {
+        meta,
+        log,
+        files,
+        in_place: false,
+    })
 }
 
 /// Only the metadata and the log, for a hit whose outputs are already in place.

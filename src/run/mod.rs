@@ -21,6 +21,7 @@ pub mod workspace;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -218,13 +219,15 @@ impl Plan {
             options: options.clone(),
             report,
             remote,
+            predicted: Default::default(),
+            wrote: Default::default(),
         });
         if let Some(remote) = &shared.remote {
             if !options.dry_run && !options.force {
                 let missing = {
                     let plan = plan.clone();
                     let shared = shared.clone();
-                    tokio::task::spawn_blocking(move || plan.predicted_misses(&shared))
+                    tokio::task::spawn_blocking(move || plan.predict(&shared))
                         .await
                         .unwrap_or_default()
                 };
@@ -383,6 +386,18 @@ struct Shared {
     options: RunOptions,
     report: Reporter,
     remote: Option<Arc<remote::Remote>>,
+    /// Keys worked out before the run (for the remote cache), by task.
+    predicted: std::sync::Mutex<Vec<Option<Prediction>>>,
+    /// Whether any task has changed a file yet (run a command, restored outputs): until then
+    /// the inputs are as they were when the keys were predicted.
+    wrote: std::sync::atomic::AtomicBool,
+}
+
+/// A task's key as worked out before anything ran.
+struct Prediction {
+    inputs: InputsDigest,
+    key: String,
+    dependency_keys: BTreeMap<String, String>,
 }
 
 /// Key, then cache, then command, for one task.
@@ -611,8 +626,12 @@ impl Plan {
     /// before anything runs (for the remote cache's one negotiation). A task whose inputs
     /// include what its dependencies write may get another key when it runs; it is then
     /// negotiated on its own.
-    fn predicted_misses(&self, shared: &Shared) -> Vec<String> {
+    ///
+    /// The predictions are kept: a task checked before any other has changed a file reuses its
+    /// own instead of hashing its inputs again (on a full hit, every task).
+    fn predict(&self, shared: &Shared) -> Vec<String> {
         let mut keys: Vec<Option<String>> = vec![None; self.graph.nodes.len()];
+        let mut predicted: Vec<Option<Prediction>> = (0..self.graph.nodes.len()).map(|_| None).collect();
         let mut missing = Vec::new();
         for &id in &self.graph.order {
             let node = &self.graph.nodes[id];
@@ -633,8 +652,14 @@ impl Plan {
             if node.task.cache && !shared.cache.contains(&key) {
                 missing.push(key.clone());
             }
-            keys[id] = Some(key);
+            keys[id] = Some(key.clone());
+            predicted[id] = Some(Prediction {
+                inputs,
+                key,
+                dependency_keys,
+            });
         }
+        *shared.predicted.lock().expect("not poisoned") = predicted;
         missing
     }
 
@@ -649,15 +674,31 @@ impl Plan {
         let node = &self.graph.nodes[id];
         let task = &self.tasks[id];
         let dir = &self.workspace.members[node.member].dir;
-        let inputs =
-            key::hash_inputs(dir, &task.inputs, &task.outputs, &task.walk).map_err(|err| err.to_string())?;
-        let key = self.key(id, &inputs, dependency_keys);
+        let prediction = shared.predicted.lock().expect("not poisoned")[..]
+            .get_mut(id)
+            .and_then(Option::take);
+        let (inputs, key) = match prediction {
+            Some(p) if !shared.wrote.load(Ordering::SeqCst) && p.dependency_keys == *dependency_keys => {
+                (p.inputs, p.key)
+            }
+            _ => {
+                let inputs = key::hash_inputs(dir, &task.inputs, &task.outputs, &task.walk)
+                    .map_err(|err| err.to_string())?;
+                let key = self.key(id, &inputs, dependency_keys);
+                (inputs, key)
+            }
+        };
         let options = &shared.options;
         let restored = if node.task.cache && !options.force && !options.dry_run {
             self.restore(&shared.cache, id, &key)
         } else {
             Ok(None)
         };
+        // Anything but a hit whose outputs were already in place changes files (or is about to:
+        // the command runs).
+        if !matches!(&restored, Ok(Some(r)) if r.in_place) {
+            shared.wrote.store(true, Ordering::SeqCst);
+        }
         Ok(Checked {
             key,
             inputs,
@@ -687,7 +728,12 @@ impl Plan {
             // The outputs are already the ones this result holds.
             if let Ok((meta, log)) = artifact::read_log(&artifact) {
                 if meta.key == key {
-                    return Ok(Some(artifact::Restored { meta, log, files: 0 }));
+                    return Ok(Some(artifact::Restored {
+                        meta,
+                        log,
+                        files: 0,
+                        in_place: true,
+                    }));
                 }
             }
         }

@@ -144,7 +144,8 @@ pub struct Transfers {
 
 pub struct Remote {
     config: RemoteConfig,
-    http: reqwest::Client,
+    /// Built on first use: a run whose tasks are all local hits never pays for TLS set-up.
+    http: std::sync::OnceLock<reqwest::Client>,
     report: Reporter,
     /// After the first failure nothing more is tried.
     disabled: AtomicBool,
@@ -161,17 +162,11 @@ pub struct Remote {
 }
 
 impl Remote {
-    pub fn new(config: RemoteConfig, report: Reporter) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.timeout.min(Duration::from_secs(5)))
-            .read_timeout(config.timeout)
-            .user_agent(concat!("velo/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| Error::Internal(format!("cannot build the HTTP client: {err}")))?;
-        Ok(Self {
+    pub fn new(config: RemoteConfig, report: Reporter) -> Self {
+        Self {
             can_write: AtomicBool::new(!config.read_only),
             config,
-            http,
+            http: std::sync::OnceLock::new(),
             report,
             disabled: AtomicBool::new(false),
             pending: Mutex::default(),
@@ -180,6 +175,18 @@ impl Remote {
             negotiated: Mutex::default(),
             uploads: tokio::sync::Mutex::default(),
             transfers: Transfers::default(),
+        }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            let builder = reqwest::Client::builder()
+                .connect_timeout(self.config.timeout.min(Duration::from_secs(5)))
+                .read_timeout(self.config.timeout)
+                .user_agent(concat!("velo/", env!("CARGO_PKG_VERSION")));
+            // Building fails only when the TLS back end cannot start; then requests fail too,
+            // and the remote is reported unreachable like any other failure.
+            builder.build().unwrap_or_default()
         })
     }
 
@@ -215,7 +222,7 @@ impl Remote {
 
     async fn negotiate(&self, items: Vec<RequestItem>) -> Result<Vec<ResponseItem>, RemoteError> {
         let response = self
-            .authorized(self.http.post(self.config.endpoint("v1/negotiate")))
+            .authorized(self.http().post(self.config.endpoint("v1/negotiate")))
             .timeout(self.config.timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(serde_json::to_vec(&NegotiateRequest { items }).expect("a negotiation serializes"))
@@ -242,7 +249,7 @@ impl Remote {
     /// `GET /v1/status`: is the server there, and what may the token do.
     pub async fn status(&self) -> Result<StatusResponse, RemoteError> {
         let response = self
-            .authorized(self.http.get(self.config.endpoint("v1/status")))
+            .authorized(self.http().get(self.config.endpoint("v1/status")))
             .timeout(self.config.timeout)
             .send()
             .await
@@ -340,7 +347,7 @@ impl Remote {
     async fn download(&self, item: &ResponseItem, cache: &TaskCache) -> Result<u64, Rejected> {
         let url = item.url.as_deref().expect("found items have a URL");
         let request =
-            with_headers(self.http.get(url), &item.headers).timeout(self.transfer_timeout(item.size));
+            with_headers(self.http().get(url), &item.headers).timeout(self.transfer_timeout(item.size));
         let response = request
             .send()
             .await
@@ -591,7 +598,7 @@ impl Remote {
         let body = head.chain(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
         let url = item.url.as_deref().expect("upload items have a URL");
         let request = self
-            .http
+            .http()
             .put(url)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::CONTENT_LENGTH, total);
