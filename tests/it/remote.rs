@@ -52,6 +52,14 @@ fn run(context: &TestContext, args: &[&str]) -> Output {
     context.run(all)
 }
 
+/// `velo run ARGS`, which must succeed without a warning.
+fn run_quietly(context: &TestContext, args: &[&str]) -> Output {
+    let output = run(context, args);
+    assert_success(&output);
+    assert!(warnings(&output).is_empty(), "{}", stderr(&output));
+    output
+}
+
 fn warnings(output: &Output) -> Vec<String> {
     stderr(output)
         .lines()
@@ -194,9 +202,7 @@ fn env_overrides_the_manifest() {
     let ci = machine("http://127.0.0.1:9", "wrong-token-0123456789")
         .with_env("VELO_CACHE_URL", &server.url())
         .with_env("VELO_CACHE_TOKEN", WRITE_TOKEN);
-    let output = run(&ci, &["build"]);
-    assert_success(&output);
-    assert!(warnings(&output).is_empty(), "{}", stderr(&output));
+    run_quietly(&ci, &["build"]);
     assert_eq!(objects(&cache), 1);
 }
 
@@ -211,9 +217,7 @@ fn uploads_are_negotiated_after_the_task_with_their_size() {
         .manifest()
         .replace("echo built it", "echo built it && sleep 1.5");
     ci.write_manifest(&manifest);
-    let output = run(&ci, &["build"]);
-    assert_success(&output);
-    assert!(warnings(&output).is_empty(), "{}", stderr(&output));
+    let output = run_quietly(&ci, &["build"]);
     assert!(
         stderr(&output).contains("Uploaded 1 result"),
         "{}",
@@ -578,9 +582,7 @@ fn fake_remote(
 fn a_refused_upload_url_is_negotiated_again() {
     let (url, seen) = fake_remote(None, &[403, 200]);
     let ci = machine(&url, WRITE_TOKEN);
-    let output = run(&ci, &["build"]);
-    assert_success(&output);
-    assert!(warnings(&output).is_empty(), "{}", stderr(&output));
+    let output = run_quietly(&ci, &["build"]);
     assert!(
         stderr(&output).contains("Uploaded 1 result"),
         "{}",
