@@ -171,9 +171,7 @@ pub struct Restored {
 /// whatever is there. Symlinks may point anywhere inside `root`.
 pub fn restore(artifact: &Path, member_dir: &Path, root: &Path) -> Result<Restored, ArtifactError> {
     let corrupt = |what: String| ArtifactError::Corrupt(what);
-    let file = File::open(artifact).map_err(io_error(artifact))?;
-    let decoder = zstd::Decoder::new(file).map_err(io_error(artifact))?;
-    let mut archive = tar::Archive::new(decoder);
+    let mut archive = open(artifact)?;
     let mut meta: Option<ArtifactMeta> = None;
     let mut log = Vec::new();
     let mut files = 0;
@@ -188,19 +186,11 @@ pub fn restore(artifact: &Path, member_dir: &Path, root: &Path) -> Result<Restor
             .map_err(|_| corrupt("an entry name is not UTF-8".to_string()))?;
         match name.as_str() {
             META_ENTRY => {
-                let mut text = Vec::new();
-                (&mut entry)
-                    .take(MAX_META)
-                    .read_to_end(&mut text)
-                    .map_err(io_error(artifact))?;
-                meta = Some(parse_meta(&text)?);
+                meta = Some(parse_meta(&read_entry(&mut entry, MAX_META, artifact)?)?);
                 continue;
             }
             LOG_ENTRY => {
-                (&mut entry)
-                    .take(MAX_LOG)
-                    .read_to_end(&mut log)
-                    .map_err(io_error(artifact))?;
+                log = read_entry(&mut entry, MAX_LOG, artifact)?;
                 continue;
             }
             _ => {}
@@ -277,37 +267,42 @@ pub fn restore(artifact: &Path, member_dir: &Path, root: &Path) -> Result<Restor
 /// Only the metadata and the log, for a hit whose outputs are already in place.
 pub fn read_log(artifact: &Path) -> Result<(ArtifactMeta, Vec<u8>), ArtifactError> {
     let corrupt = |what: String| ArtifactError::Corrupt(what);
-    let file = File::open(artifact).map_err(io_error(artifact))?;
-    let decoder = zstd::Decoder::new(file).map_err(io_error(artifact))?;
-    let mut archive = tar::Archive::new(decoder);
+    let mut archive = open(artifact)?;
     let mut meta = None;
     let entries = archive
         .entries()
         .map_err(|err| corrupt(format!("cannot read the archive: {err}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|err| corrupt(format!("cannot read an entry: {err}")))?;
-        match &*entry.path_bytes() {
-            b"velo-task.json" => {
-                let mut text = Vec::new();
-                (&mut entry)
-                    .take(MAX_META)
-                    .read_to_end(&mut text)
-                    .map_err(io_error(artifact))?;
-                meta = Some(parse_meta(&text)?);
-            }
-            b"log" => {
-                let mut log = Vec::new();
-                (&mut entry)
-                    .take(MAX_LOG)
-                    .read_to_end(&mut log)
-                    .map_err(io_error(artifact))?;
-                let meta = meta.ok_or_else(|| corrupt(format!("no `{META_ENTRY}` before the log")))?;
-                return Ok((meta, log));
-            }
-            _ => break,
+        let name = entry.path_bytes().into_owned();
+        if name == META_ENTRY.as_bytes() {
+            meta = Some(parse_meta(&read_entry(&mut entry, MAX_META, artifact)?)?);
+        } else if name == LOG_ENTRY.as_bytes() {
+            let log = read_entry(&mut entry, MAX_LOG, artifact)?;
+            let meta = meta.ok_or_else(|| corrupt(format!("no `{META_ENTRY}` before the log")))?;
+            return Ok((meta, log));
+        } else {
+            break;
         }
     }
     Err(corrupt(format!("no `{LOG_ENTRY}`")))
+}
+
+/// An artifact's tar stream.
+fn open(artifact: &Path) -> Result<tar::Archive<zstd::Decoder<'static, io::BufReader<File>>>, ArtifactError> {
+    let file = File::open(artifact).map_err(io_error(artifact))?;
+    let decoder = zstd::Decoder::new(file).map_err(io_error(artifact))?;
+    Ok(tar::Archive::new(decoder))
+}
+
+/// The bytes of one entry, at most `limit` of them.
+fn read_entry(entry: &mut impl Read, limit: u64, artifact: &Path) -> Result<Vec<u8>, ArtifactError> {
+    let mut bytes = Vec::new();
+    entry
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(io_error(artifact))?;
+    Ok(bytes)
 }
 
 fn parse_meta(text: &[u8]) -> Result<ArtifactMeta, ArtifactError> {

@@ -500,14 +500,7 @@ async fn run_command(plan: &Arc<Plan>, shared: &Arc<Shared>, id: usize, key: Str
         Ok(done) => done,
         Err(err) => {
             let reason = format!("failed to start `sh` in `{}`: {err}", task.cwd.display());
-            (shared.report)(Event::Failed {
-                label,
-                reason: &reason,
-            });
-            return Outcome::Failed {
-                key: Some(key),
-                reason,
-            };
+            return failed(shared, label, key, reason);
         }
     };
     if undrained {
@@ -522,15 +515,7 @@ async fn run_command(plan: &Arc<Plan>, shared: &Arc<Shared>, id: usize, key: Str
         };
     }
     if !status.success() {
-        let reason = describe_exit(status);
-        (shared.report)(Event::Failed {
-            label,
-            reason: &reason,
-        });
-        return Outcome::Failed {
-            key: Some(key),
-            reason,
-        };
+        return failed(shared, label, key, describe_exit(status));
     }
     if cacheable {
         let stored = {
@@ -549,16 +534,7 @@ async fn run_command(plan: &Arc<Plan>, shared: &Arc<Shared>, id: usize, key: Str
                     remote.upload(key.clone(), artifact, written).await;
                 }
             }
-            Ok(Err(StoreFailure::Outputs(reason))) => {
-                (shared.report)(Event::Failed {
-                    label,
-                    reason: &reason,
-                });
-                return Outcome::Failed {
-                    key: Some(key),
-                    reason,
-                };
-            }
+            Ok(Err(StoreFailure::Outputs(reason))) => return failed(shared, label, key, reason),
             Ok(Err(StoreFailure::Cache(warning))) => {
                 (shared.report)(Event::Warning(format!(
                     "{label}: could not cache the result: {warning}"
@@ -570,6 +546,18 @@ async fn run_command(plan: &Arc<Plan>, shared: &Arc<Shared>, id: usize, key: Str
     Outcome::Ran {
         key,
         duration_ms: duration.as_millis() as u64,
+    }
+}
+
+/// Report that a task failed, and make that its outcome.
+fn failed(shared: &Shared, label: &str, key: String, reason: String) -> Outcome {
+    (shared.report)(Event::Failed {
+        label,
+        reason: &reason,
+    });
+    Outcome::Failed {
+        key: Some(key),
+        reason,
     }
 }
 

@@ -1,7 +1,7 @@
 //! `velo init`, `velo add` and `velo remove`: what they write to `velo.json` and `velo.lock`,
 //! that the user's formatting survives, and that a failure leaves both files untouched.
 
-use crate::common::{assert_success, stderr, IndexBuilder, TestContext};
+use crate::common::{assert_contains, assert_success, stderr, IndexBuilder, TestContext};
 
 /// A hand-formatted manifest: four-space indent, keys in the user's order, a registry that is a
 /// path relative to the project (`<temp>/project/../index`).
@@ -292,11 +292,7 @@ fn add_without_a_requirement_moves_an_existing_dependency_to_the_newest() {
     crate::common::assert_success(&context.run(["lock"]));
     index.add("jq", "1.6.0", &[]).write();
     crate::common::assert_success(&context.run(["add", "jq"]));
-    assert!(
-        context.manifest().contains(r#""jq": "^1.6.0""#),
-        "{}",
-        context.manifest()
-    );
+    assert_contains(&context.manifest(), r#""jq": "^1.6.0""#);
     assert_eq!(context.lock_json()["packages"]["jq"]["version"], "1.6.0");
     crate::common::assert_success(&context.run(["lock", "--check"]));
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::common::archive::{self, executable, script};
-use crate::common::{assert_success, stderr, TestContext};
+use crate::common::{assert_contains, assert_success, stderr, TestContext};
 
 /// A fixed `PATH` for velo, so output does not depend on the machine.
 const SYSTEM_PATH: &str = "/usr/bin:/bin";
@@ -134,11 +134,7 @@ fn exec_of_a_missing_command() {
 
     let output = exec(&context, SYSTEM_PATH, &["hello-vel"]);
     assert_eq!(output.status.code(), Some(127));
-    assert!(
-        stderr(&output).contains("did you mean `hello-velo`?"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "did you mean `hello-velo`?");
     insta::assert_snapshot!("exec_close_command", context.render(&output));
 }
 
@@ -241,7 +237,7 @@ fn env_warns_when_not_synced() {
         .output()
         .unwrap();
     assert_success(&output);
-    assert!(stderr(&output).contains("run `velo sync`"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "run `velo sync`");
 }
 
 #[test]
@@ -296,11 +292,7 @@ fn which_of_an_unknown_command() {
     let context = synced(json!({}));
     let output = context.run(["which", "hello-vel"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("did you mean `hello-velo`?"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "did you mean `hello-velo`?");
     insta::assert_snapshot!("which_close_name", context.render(&output));
 
     let output = context.run(["which", "zzzzzzzz"]);
@@ -313,7 +305,7 @@ fn which_before_sync() {
     let context = project(json!({}));
     let output = context.run(["which", "hello-velo"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("velo sync"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "velo sync");
 }
 
 #[test]
@@ -339,7 +331,7 @@ fn list_before_sync() {
     assert_eq!(stdout(&output).trim(), "[]");
     let output = context.run(["list"]);
     assert_success(&output);
-    assert!(stderr(&output).contains("run `velo sync`"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "run `velo sync`");
 }
 
 #[test]
@@ -347,9 +339,5 @@ fn exec_of_a_file_that_is_not_executable() {
     let context = synced(json!({}));
     let output = exec(&context, SYSTEM_PATH, &["./velo.json"]);
     assert_eq!(output.status.code(), Some(126), "{}", context.render(&output));
-    assert!(
-        stderr(&output).contains("`./velo.json` cannot be executed"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "`./velo.json` cannot be executed");
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::common::archive::{self, executable, file, script, Entry};
 use crate::common::forge_server::{sha256_hex, sha256sums, ForgeFault, ForgeServer, RunningForge};
-use crate::common::{assert_success, stderr, TestContext};
+use crate::common::{assert_contains, assert_success, stderr, TestContext};
 
 /// Token variables a developer's shell may have set; every test decides its own.
 const TOKEN_VARS: [&str; 5] = [
@@ -538,8 +538,8 @@ fn a_rate_limit_that_resets_in_an_hour_fails_at_once() {
     let output = run(&context, &["lock"]);
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
-    assert!(text.contains("127.0.0.1"), "{text}");
-    assert!(text.contains("GITHUB_TOKEN"), "{text}");
+    assert_contains(&text, "127.0.0.1");
+    assert_contains(&text, "GITHUB_TOKEN");
     assert_eq!(forge.requests_to(TOOL_RELEASES).len(), 1, "it waited or retried");
     assert!(!context.lock_path().exists());
     insta::assert_snapshot!(context.render(&output));
@@ -704,10 +704,7 @@ fn gitlab_project_in_a_subgroup() {
     for ((name, bytes), platform) in archives.iter().zip(TWO_PLATFORMS) {
         let artifact = artifact(&lock, "gitlab:group/sub/tool", platform);
         let url = forge.download_url("group/sub", "tool", "1.0.0", name);
-        assert!(
-            url.contains("/group/sub/tool/-/releases/1.0.0/downloads/"),
-            "{url}"
-        );
+        assert_contains(&url, "/group/sub/tool/-/releases/1.0.0/downloads/");
         assert_eq!(artifact["url"], url, "{platform}");
         assert_eq!(artifact["sha256"], sha256_hex(bytes), "{platform}");
     }
@@ -1258,18 +1255,15 @@ fn add_on_a_terminal_asks_which_asset() {
     let screen =
         String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{screen}");
-    assert!(
-        screen.contains(":: 2 compatible assets of `github:BurntSushi/ripgrep` for linux-x86_64"),
-        "{screen}"
+    assert_contains(
+        &screen,
+        ":: 2 compatible assets of `github:BurntSushi/ripgrep` for linux-x86_64",
     );
-    assert!(
-        screen.contains("1) ripgrep-14.1.0-x86_64-unknown-linux-musl.tar.gz (default)"),
-        "{screen}"
+    assert_contains(
+        &screen,
+        "1) ripgrep-14.1.0-x86_64-unknown-linux-musl.tar.gz (default)",
     );
-    assert!(
-        screen.contains(":: Invalid selection. Enter a number [1-2]:"),
-        "{screen}"
-    );
+    assert_contains(&screen, ":: Invalid selection. Enter a number [1-2]:");
     let manifest = context.manifest();
     let parsed: Value = serde_json::from_str(&manifest).unwrap();
     assert_eq!(

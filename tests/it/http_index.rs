@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{assert_success, stderr, Fault, FixtureServer, IndexBuilder, TestContext};
+use crate::common::{
+    assert_contains, assert_success, stderr, Fault, FixtureServer, IndexBuilder, TestContext,
+};
 
 /// A `velo.json` using `registry` with these direct dependencies.
 fn manifest(registry: &str, dependencies: &[(&str, &str)]) -> String {
@@ -234,7 +236,8 @@ fn missing_transitive_dependency_names_who_required_it() {
     assert_ne!(output.status.code(), Some(0));
     insta::assert_snapshot!(context.render(&output));
     let text = stderr(&output);
-    assert!(text.contains("`ghost`") && text.contains("app"), "{text}");
+    assert_contains(&text, "`ghost`");
+    assert_contains(&text, "app");
     assert!(!context.lock_path().exists());
 }
 
@@ -350,11 +353,7 @@ fn upgrade_picks_up_newly_published_versions() {
         jq[0].conditional && jq[0].status == 200,
         "a changed file is served in full: {jq:?}"
     );
-    assert!(
-        stderr(&output).contains("Updating jq 1.7.1 -> 1.8.0"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Updating jq 1.7.1 -> 1.8.0");
 }
 
 #[test]

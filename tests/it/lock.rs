@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::common::{assert_success, stderr, TestContext};
+use crate::common::{assert_contains, assert_success, stderr, TestContext};
 
 /// A project whose registry is the test index, with these dependencies.
 fn project(context: &TestContext, dependencies: serde_json::Value) {
@@ -112,9 +112,9 @@ fn conflict_between_two_direct_dependencies() {
     let output = context.run(["lock"]);
     assert_eq!(output.status.code(), Some(1));
     let text = context.filter(&stderr(&output));
-    assert!(text.contains("x 1.0.0 depends on shared ^1"), "{text}");
-    assert!(text.contains("y 1.0.0 depends on shared ^2"), "{text}");
-    assert!(text.contains("loosen the requirement on `x` and `y`"), "{text}");
+    assert_contains(&text, "x 1.0.0 depends on shared ^1");
+    assert_contains(&text, "y 1.0.0 depends on shared ^2");
+    assert_contains(&text, "loosen the requirement on `x` and `y`");
 }
 
 #[test]
@@ -401,10 +401,9 @@ fn bad_versions_in_the_index_are_skipped_with_a_warning() {
     project(&context, json!({ "a": "*" }));
     let output = context.run(["lock"]);
     assert_success(&output);
-    assert!(
-        stderr(&output).contains("skipped a version of `a` in the index: `nightly` is not a version"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "skipped a version of `a` in the index: `nightly` is not a version",
     );
     // 1.1.0 has an unreadable requirement, so the older release is used.
     assert_eq!(locked_version(&context, "a"), "1.0.0");
@@ -473,17 +472,13 @@ fn a_bad_artifact_costs_its_platform_not_the_package() {
     let output = context.run(["lock"]);
     assert_success(&output);
     let text = stderr(&output);
-    assert!(
-        text.contains(
-            "`tool 1.1.0` has an invalid linux-aarch64 artifact: `not-a-digest` is not a sha256 digest"
-        ),
-        "{text}"
+    assert_contains(
+        &text,
+        "`tool 1.1.0` has an invalid linux-aarch64 artifact: `not-a-digest` is not a sha256 digest",
     );
-    assert!(
-        text.contains(
-            "`tool 1.1.0` has an invalid macos-aarch64 artifact: it needs `url`, `sha256` and `size`"
-        ),
-        "{text}"
+    assert_contains(
+        &text,
+        "`tool 1.1.0` has an invalid macos-aarch64 artifact: it needs `url`, `sha256` and `size`",
     );
     let lock = context.lock_json();
     assert_eq!(lock["packages"]["tool"]["version"], "1.1.0");
@@ -536,11 +531,7 @@ fn a_crafted_lock_cannot_reach_outside_the_project() {
         fs_err::write(context.lock_path(), serde_json::to_string_pretty(&lock).unwrap()).unwrap();
         let output = context.run(["sync", "--frozen"]);
         assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-        assert!(
-            stderr(&output).contains("is not a valid lock file"),
-            "{}",
-            stderr(&output)
-        );
+        assert_contains(&stderr(&output), "is not a valid lock file");
         assert_eq!(
             fs_err::read_to_string(victim.join("data.txt")).unwrap(),
             "keep me"

@@ -1,5 +1,6 @@
 //! Bad `velo.json` files: every one gets a message with file, line and column, and a hint.
 
+use crate::common::assert_contains;
 use crate::common::TestContext;
 
 fn check(manifest: &str) -> String {
@@ -32,10 +33,10 @@ fn unknown_top_level_key() {
 #[test]
 fn unknown_key_without_a_close_match_lists_the_valid_ones() {
     let text = check("{\"frobnicate\": 1}");
-    assert!(text.contains("unknown key `frobnicate`"), "{text}");
-    assert!(
-        text.contains("valid keys here are `$schema`, `name`, `registry`, `platforms`, `dependencies`"),
-        "{text}"
+    assert_contains(&text, "unknown key `frobnicate`");
+    assert_contains(
+        &text,
+        "valid keys here are `$schema`, `name`, `registry`, `platforms`, `dependencies`",
     );
 }
 
@@ -89,9 +90,9 @@ fn wrong_type() {
 #[test]
 fn bad_platform() {
     let text = check("{\"platforms\": [\"linux-amd64\"]}");
-    assert!(text.contains("unknown platform `linux-amd64`"), "{text}");
-    assert!(text.contains("hint: did you mean `linux-x86_64`?"), "{text}");
-    assert!(text.contains("velo.json:1:"), "{text}");
+    assert_contains(&text, "unknown platform `linux-amd64`");
+    assert_contains(&text, "hint: did you mean `linux-x86_64`?");
+    assert_contains(&text, "velo.json:1:");
 }
 
 #[test]
@@ -113,7 +114,7 @@ fn bad_package_key() {
 #[test]
 fn duplicate_dependency() {
     let text = check("{\"dependencies\": {\"jq\": \"1\", \"jq\": \"2\"}}");
-    assert!(text.contains("dependency `jq` is listed twice"), "{text}");
+    assert_contains(&text, "dependency `jq` is listed twice");
 }
 
 #[test]
@@ -135,27 +136,24 @@ fn trailing_comma() {
 #[test]
 fn truncated_file() {
     let text = check("{\n  \"name\": \"demo\",\n  \"dependencies\": {\n");
-    assert!(text.contains("unexpected end of file"), "{text}");
-    assert!(text.contains("hint: check for a missing `}` or `]`"), "{text}");
+    assert_contains(&text, "unexpected end of file");
+    assert_contains(&text, "hint: check for a missing `}` or `]`");
 }
 
 #[test]
 fn task_without_command() {
     let text = check("{\"tasks\": {\"build\": {\"inputs\": [\"src/**\"]}}}");
-    assert!(text.contains("missing key `command`"), "{text}");
+    assert_contains(&text, "missing key `command`");
 }
 
 #[test]
 fn not_an_object() {
     let text = check("[]");
-    assert!(text.contains("exit_code: 2"), "{text}");
-    assert!(text.contains("the top level must be an object"), "{text}");
+    assert_contains(&text, "exit_code: 2");
+    assert_contains(&text, "the top level must be an object");
     let text = check("  \n");
-    assert!(text.contains("the file is empty"), "{text}");
-    assert!(
-        text.contains("hint: the smallest valid manifest is `{}`"),
-        "{text}"
-    );
+    assert_contains(&text, "the file is empty");
+    assert_contains(&text, "hint: the smallest valid manifest is `{}`");
 }
 
 #[test]
@@ -164,28 +162,28 @@ fn no_manifest_anywhere() {
     let output = context.run(["lock"]);
     assert_eq!(output.status.code(), Some(2));
     let text = context.filter(&String::from_utf8_lossy(&output.stderr));
-    assert!(
-        text.contains("no `velo.json` found in `[TEMP]/project` or any parent directory"),
-        "{text}"
+    assert_contains(
+        &text,
+        "no `velo.json` found in `[TEMP]/project` or any parent directory",
     );
-    assert!(text.contains("hint: run `velo init`"), "{text}");
+    assert_contains(&text, "hint: run `velo init`");
 }
 
 #[test]
 fn velocity_manifests_parse() {
     let text = check(r#"{"dependencies": {"wget": "*"}, "taps": []}"#);
     // It parses; locking fails only for want of a registry.
-    assert!(text.contains("needs a velo index"), "{text}");
+    assert_contains(&text, "needs a velo index");
 }
 
 /// An `env` name that is not a variable name would be pasted into the shell hook: refused.
 #[test]
 fn env_names_must_be_variable_names() {
     let text = check("{\n  \"env\": {\"A=1; touch PWNED; B\": \"x\"}\n}\n");
-    assert!(text.contains("exit_code: 2"), "{text}");
+    assert_contains(&text, "exit_code: 2");
     assert!(
         text.contains("`A=1; touch PWNED; B` is not a variable name"),
         "{text}"
     );
-    assert!(text.contains("velo.json:2:"), "{text}");
+    assert_contains(&text, "velo.json:2:");
 }

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::process::Output;
 
 use crate::common::serve::{Cache, Driver, Server, READ_TOKEN, WRITE_TOKEN};
-use crate::common::{assert_success, stderr, TestContext};
+use crate::common::{assert_contains, assert_success, stderr, TestContext};
 
 /// A project whose `build` writes `out/result.txt` and whose `test` reads it; the remote cache
 /// is `url`, its token `${CACHE_TOKEN}`.
@@ -96,7 +96,7 @@ fn round_trip(driver: Driver) {
     assert_success(&output);
     assert_eq!(runs(&ci), ["build", "test"]);
     let text = stderr(&output);
-    assert!(text.contains("Uploaded 2 results to the remote cache"), "{text}");
+    assert_contains(&text, "Uploaded 2 results to the remote cache");
     assert!(warnings(&output).is_empty(), "{text}");
     assert_eq!(objects(&cache), 2);
 
@@ -106,31 +106,22 @@ fn round_trip(driver: Driver) {
     assert_success(&output);
     let text = stderr(&output);
     assert!(runs(&laptop).is_empty(), "{text}");
-    assert!(text.contains("Replaying build (remote cache hit"), "{text}");
-    assert!(text.contains("Replaying test (remote cache hit"), "{text}");
-    assert!(
-        text.contains("Downloaded 2 results from the remote cache"),
-        "{text}"
-    );
+    assert_contains(&text, "Replaying build (remote cache hit");
+    assert_contains(&text, "Replaying test (remote cache hit");
+    assert_contains(&text, "Downloaded 2 results from the remote cache");
     assert!(warnings(&output).is_empty(), "{text}");
     assert_eq!(
         fs_err::read_to_string(laptop.root.join("out/result.txt")).unwrap(),
         "result\n"
     );
     let out = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        out.contains("build: built it") && out.contains("test: result"),
-        "{out}"
-    );
+    assert_contains(&out, "build: built it");
+    assert_contains(&out, "test: result");
     // The second run is all local hits: no negotiation at all.
     let negotiations = metric(&server, "velo_cache_negotiation_duration_seconds_count");
     let output = run(&laptop, &["test"]);
     assert_success(&output);
-    assert!(
-        stderr(&output).contains("Replaying test (cache hit"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Replaying test (cache hit");
     assert_eq!(
         metric(&server, "velo_cache_negotiation_duration_seconds_count"),
         negotiations
@@ -218,11 +209,7 @@ fn uploads_are_negotiated_after_the_task_with_their_size() {
         .replace("echo built it", "echo built it && sleep 1.5");
     ci.write_manifest(&manifest);
     let output = run_quietly(&ci, &["build"]);
-    assert!(
-        stderr(&output).contains("Uploaded 1 result"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Uploaded 1 result");
     assert_eq!(objects(&cache), 1);
     assert!(!server.logs().contains("expired"), "{}", server.logs());
 
@@ -393,7 +380,7 @@ fn a_result_for_another_key_is_rejected() {
     let output = run(&laptop, &["build", "lint"]);
     assert_success(&output);
     assert_eq!(runs(&laptop).len(), 2, "{}", stderr(&output));
-    assert!(stderr(&output).contains("it is for key"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "it is for key");
 }
 
 #[test]
@@ -583,11 +570,7 @@ fn a_refused_upload_url_is_negotiated_again() {
     let (url, seen) = fake_remote(None, &[403, 200]);
     let ci = machine(&url, WRITE_TOKEN);
     let output = run_quietly(&ci, &["build"]);
-    assert!(
-        stderr(&output).contains("Uploaded 1 result"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Uploaded 1 result");
     let seen = seen.lock().unwrap().clone();
     let lines: Vec<&str> = seen
         .iter()

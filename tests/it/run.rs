@@ -13,7 +13,7 @@ use std::process::Output;
 use serde_json::{json, Value};
 
 use crate::common::archive::{self, executable, script};
-use crate::common::{assert_success, stderr, TestContext};
+use crate::common::{assert_contains, assert_success, stderr, TestContext};
 
 /// A test context whose snapshots hide task keys and durations.
 fn context() -> TestContext {
@@ -178,11 +178,7 @@ fn quiet_hides_task_output_and_statuses() {
     // The quiet run's log was still cached and is replayed by a normal run.
     let output = run_ok(&context, &["build"]);
     assert_eq!(stdout(&output), "build: hello\n");
-    assert!(
-        stderr(&output).contains("Replaying build (cache hit"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Replaying build (cache hit");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,11 +251,7 @@ fn outputs_are_restored_byte_for_byte() {
 
     fs_err::remove_dir_all(&dist).unwrap();
     let output = run_ok(&context, &["build"]);
-    assert!(
-        stderr(&output).contains("Replaying build (cache hit"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Replaying build (cache hit");
     assert_eq!(stdout(&output), "build: built\n");
     assert_eq!(lines(&runs), 1, "the command must not run on a hit");
     assert_eq!(tree(&dist), built);
@@ -285,11 +277,7 @@ fn outputs_are_restored_byte_for_byte() {
     fs_err::remove_file(dist.join("link")).unwrap();
     write(&dist, "link", "now a file");
     let output = run_ok(&context, &["build"]);
-    assert!(
-        stderr(&output).contains("Replaying build (cache hit"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Replaying build (cache hit");
     assert_eq!(lines(&runs), 1);
     let mut restored = tree(&dist);
     // Stale directories may stay; stale files may not.
@@ -319,11 +307,7 @@ fn ignored_outputs_are_cached_and_restores_do_not_follow_symlinks() {
     fs_err::remove_dir_all(context.root.join("dist/sub")).unwrap();
     std::os::unix::fs::symlink(&outside, context.root.join("dist/sub")).unwrap();
     let output = run_ok(&context, &["build"]);
-    assert!(
-        stderr(&output).contains("Replaying build (cache hit"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Replaying build (cache hit");
     assert_eq!(runs(&context), 1);
     assert!(
         !outside.join("file.txt").exists(),
@@ -412,10 +396,7 @@ fn assert_invalidated(context: &TestContext, change: impl FnOnce(&TestContext)) 
     let after = build_key(context);
     assert_ne!(before, after, "the key must change");
     let status = build(context);
-    assert!(
-        status.contains(&format!("Running build (cache miss, {})", &after[..16])),
-        "{status}"
-    );
+    assert_contains(&status, format!("Running build (cache miss, {})", &after[..16]));
     assert_eq!(runs(context), ran + 1, "the task must run again");
     assert!(build(context).contains("Replaying build (cache hit"));
 }
@@ -428,7 +409,7 @@ fn assert_stable(context: &TestContext, change: impl FnOnce(&TestContext)) {
     change(context);
     assert_eq!(build_key(context), before, "the key must not change");
     let status = build(context);
-    assert!(status.contains("Replaying build (cache hit"), "{status}");
+    assert_contains(&status, "Replaying build (cache hit");
     assert_eq!(runs(context), ran, "the task must not run again");
 }
 
@@ -536,7 +517,7 @@ fn key_changes_with_a_listed_env_var() {
     command.env_remove(FLAVOR).env("RUN_TEST_UNLISTED", "x");
     let output = command.args(["run", "build"]).output().unwrap();
     assert_success(&output);
-    assert!(stderr(&output).contains("cache hit"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "cache hit");
 }
 
 #[test]
@@ -624,12 +605,12 @@ fn default_inputs_are_the_project_minus_outputs_and_ignored_files() {
     write(&context.root, ".velo/state", "velo's own");
     assert_eq!(key(&context), first);
     let output = run_ok(&context, &["build"]);
-    assert!(stderr(&output).contains("cache hit"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "cache hit");
 
     write(&context.root, "docs/readme.md", "a new file is an input");
     assert_ne!(key(&context), first);
     let output = run_ok(&context, &["build"]);
-    assert!(stderr(&output).contains("cache miss"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "cache miss");
     assert_eq!(runs(&context), 2);
 }
 
@@ -670,16 +651,8 @@ fn dependency_input_changes_propagate_to_dependents() {
     assert_ne!(a1, a2);
     assert_ne!(b1, b2, "b's key includes a's key");
     let output = run_ok(&context, &["build"]);
-    assert!(
-        stderr(&output).contains("Finished 2 tasks"),
-        "{}",
-        stderr(&output)
-    );
-    assert!(
-        stderr(&output).contains("(0 cached, 2 ran)"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Finished 2 tasks");
+    assert_contains(&stderr(&output), "(0 cached, 2 ran)");
     assert_eq!(runs(&context), 4);
 
     // A change in the dependent only does not touch the dependency.
@@ -688,11 +661,7 @@ fn dependency_input_changes_propagate_to_dependents() {
     assert_eq!(a3, a2);
     assert_ne!(b3, b2);
     let output = run_ok(&context, &["build"]);
-    assert!(
-        stderr(&output).contains("(1 cached, 1 ran)"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "(1 cached, 1 ran)");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -795,11 +764,7 @@ fn a_cycle_is_an_error_naming_its_path() {
     );
     let output = context.run(["run", "build"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("a:build -> b:build -> a:build"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "a:build -> b:build -> a:build");
     assert!(!context.base().join("ran").exists());
     insta::assert_snapshot!(context.render(&output));
 }
@@ -831,11 +796,7 @@ fn a_missing_dependency_task_suggests_a_close_name() {
     );
     let output = context.run(["run", "build"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("did you mean `codegen`?"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "did you mean `codegen`?");
     insta::assert_snapshot!(context.render(&output));
 }
 
@@ -845,11 +806,7 @@ fn an_unknown_task_suggests_a_close_name() {
     context.write_manifest(&json!({ "tasks": { "build": "true", "test": "true" } }).to_string());
     let output = context.run(["run", "biuld"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("did you mean `build`?"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "did you mean `build`?");
     insta::assert_snapshot!("unknown_task_close", context.render(&output));
 
     let output = context.run(["run", "zzzzzzzz"]);
@@ -869,11 +826,7 @@ fn an_unknown_filter_suggests_a_member() {
     );
     let output = context.run(["run", "build", "--filter", "alpah"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("did you mean `alpha`?"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "did you mean `alpha`?");
     insta::assert_snapshot!(context.render(&output));
 }
 
@@ -928,7 +881,7 @@ fn a_member_task_dependency_runs_first() {
         );
         let output = context.run(["run", "build"]);
         assert_eq!(output.status.code(), Some(2));
-        assert!(stderr(&output).contains(hint), "{}", stderr(&output));
+        assert_contains(&stderr(&output), hint);
         insta::assert_snapshot!(snapshot, context.render(&output));
     }
 }
@@ -1164,11 +1117,7 @@ fn workspace_errors() {
     );
     let output = context.run(["run", "build"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("did you mean `same`?"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "did you mean `same`?");
     insta::assert_snapshot!("workspace_unknown_dependency", context.render(&output));
 
     // Tools belong to the root.
@@ -1248,19 +1197,16 @@ fn a_failure_stops_the_run_but_lets_running_tasks_finish() {
         "nothing new starts after a failure"
     );
     let err = stderr(&output);
-    assert!(
-        err.contains("error: task `bad:build` exited with code 3"),
-        "{err}"
-    );
-    assert!(err.contains("not run: dep:build"), "{err}");
-    assert!(err.contains("not run: zlate:build"), "{err}");
+    assert_contains(&err, "error: task `bad:build` exited with code 3");
+    assert_contains(&err, "not run: dep:build");
+    assert_contains(&err, "not run: zlate:build");
     assert!(
         err.ends_with("error: 1 task failed: `bad:build` (0 cached, 1 ran, 4 in all)\n"),
         "{err}"
     );
     let out = stdout(&output);
-    assert!(out.contains("bad:build: boom\n"), "{out}");
-    assert!(out.contains("slow:build: slow done\n"), "{out}");
+    assert_contains(&out, "bad:build: boom\n");
+    assert_contains(&out, "slow:build: slow done\n");
 }
 
 #[test]
@@ -1287,11 +1233,7 @@ fn continue_runs_independent_tasks_and_skips_dependents() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(lines(&base.join("bad.runs")), 2);
-    assert!(
-        stderr(&output).contains("Running bad:build (cache miss"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Running bad:build (cache miss");
     insta::assert_snapshot!("continue_second", context.render(&output));
     let plan = dry_run(&context, &["build"]);
     let rows = rows(&plan);
@@ -1382,7 +1324,7 @@ fn a_very_long_line_is_replayed_as_it_was_printed() {
     );
     let first = run_ok(&context, &["long"]);
     let second = run_ok(&context, &["long"]);
-    assert!(stderr(&second).contains("cache hit"), "{}", stderr(&second));
+    assert_contains(&stderr(&second), "cache hit");
     let first = stdout(&first);
     let second = stdout(&second);
     let shape = |text: &str| text.lines().map(|l| l.len()).collect::<Vec<_>>();
@@ -1437,8 +1379,9 @@ fn corrupt_case(damage: impl FnOnce(&Path)) -> (TestContext, Output) {
     let output = context.velo().args(["run", "build"]).output().unwrap();
     assert_success(&output);
     let err = stderr(&output);
-    assert!(err.contains("corrupt") && err.contains("discarded"), "{err}");
-    assert!(err.contains("Running build (cache miss"), "{err}");
+    assert_contains(&err, "corrupt");
+    assert_contains(&err, "discarded");
+    assert_contains(&err, "Running build (cache miss");
     assert_eq!(lines(&context.base().join("runs.txt")), 2, "the task ran again");
     assert_eq!(
         fs_err::read_to_string(context.root.join("dist/out.txt")).unwrap(),
@@ -1584,11 +1527,7 @@ fn concurrent_runs_share_the_cache() {
             .output()
             .unwrap();
         assert_success(&output);
-        assert!(
-            stderr(&output).contains("(2 cached, 0 ran)"),
-            "{}",
-            stderr(&output)
-        );
+        assert_contains(&stderr(&output), "(2 cached, 0 ran)");
     }
     assert_eq!(lines(&context.base().join("copies/runs.txt")), runs_so_far);
     assert_eq!(
@@ -1695,11 +1634,7 @@ fn an_uncached_task_always_runs() {
     let second = run_ok(&context, &["serve"]);
     assert_eq!(runs(&context), 2);
     assert_eq!(stdout(&second), "serve: serving\n");
-    assert!(
-        stderr(&first).contains("Running serve (cache disabled"),
-        "{}",
-        stderr(&first)
-    );
+    assert_contains(&stderr(&first), "Running serve (cache disabled");
     insta::assert_snapshot!(context.render(&second));
     assert!(
         cache_entries(&context).is_empty(),
@@ -1726,19 +1661,11 @@ fn force_runs_a_cached_task_again() {
     let context = force_project();
     run_ok(&context, &["build"]);
     let output = run_ok(&context, &["build", "--force"]);
-    assert!(
-        stderr(&output).contains("Running build (cache miss"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Running build (cache miss");
     assert_eq!(stdout(&output), "build: stamped\n");
     assert_eq!(runs(&context), 2);
     let output = run_ok(&context, &["build"]);
-    assert!(
-        stderr(&output).contains("Replaying build (cache hit"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Replaying build (cache hit");
     assert_eq!(runs(&context), 2);
 }
 
@@ -1757,11 +1684,7 @@ fn force_replaces_the_cached_result() {
     assert_ne!(first, forced);
     fs_err::remove_dir_all(context.root.join("dist")).unwrap();
     let output = run_ok(&context, &["build"]);
-    assert!(
-        stderr(&output).contains("Replaying build (cache hit"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Replaying build (cache hit");
     assert_eq!(runs(&context), 2);
     assert_eq!(
         fs_err::read_to_string(context.root.join("dist/stamp")).unwrap(),
@@ -1781,10 +1704,9 @@ fn a_symlink_output_pointing_outside_the_project_fails_the_task() {
     );
     let output = context.run(["run", "build"]);
     assert_eq!(output.status.code(), Some(1), "{}", context.render(&output));
-    assert!(
-        stderr(&output).contains("output `dist/escape` is a symlink to `../../secret`, outside the project"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "output `dist/escape` is a symlink to `../../secret`, outside the project",
     );
     insta::assert_snapshot!("symlink_escape_relative", context.render(&output));
     assert!(
@@ -1801,10 +1723,9 @@ fn a_symlink_output_pointing_outside_the_project_fails_the_task() {
     );
     let output = context.run(["run", "build"]);
     assert_eq!(output.status.code(), Some(1), "{}", context.render(&output));
-    assert!(
-        stderr(&output).contains("output `dist/escape` is a symlink to `/etc/passwd`, outside the project"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "output `dist/escape` is a symlink to `/etc/passwd`, outside the project",
     );
     assert!(
         cache_entries(&context).is_empty(),
@@ -1832,10 +1753,9 @@ fn globs_outside_the_project_are_refused() {
             "{field} {pattern}: {}",
             context.render(&output)
         );
-        assert!(
-            stderr(&output).contains(&format!("`{pattern}` points outside the project")),
-            "{}",
-            stderr(&output)
+        assert_contains(
+            &stderr(&output),
+            format!("`{pattern}` points outside the project"),
         );
         if pattern == "../dist/**" {
             insta::assert_snapshot!("glob_escapes", context.render(&output));
@@ -1921,16 +1841,12 @@ fn run_syncs_tools_first_and_keys_on_their_versions() {
     );
     let first = key_of(&context, &["version"], "version");
     let output = run_ok(&context, &["version"]);
-    assert!(stderr(&output).contains("cache hit"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "cache hit");
 
     // Another tool version: the lock is stale, velo run syncs it, and the key moves.
     context.write_manifest(&manifest("=1.3.0"));
     let output = run_ok(&context, &["version"]);
-    assert!(
-        stderr(&output).contains("Running version (cache miss"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Running version (cache miss");
     assert!(
         stdout(&output).ends_with("version: hello-velo 1.3.0\n"),
         "{}",
@@ -1942,11 +1858,7 @@ fn run_syncs_tools_first_and_keys_on_their_versions() {
     // Back to the first version: its result is still cached.
     context.write_manifest(&manifest("=1.2.3"));
     let output = run_ok(&context, &["version"]);
-    assert!(
-        stderr(&output).contains("Replaying version (cache hit"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Replaying version (cache hit");
     assert!(
         stdout(&output).ends_with("version: hello-velo 1.2.3\n"),
         "{}",
@@ -2013,7 +1925,7 @@ fn ctrl_c_stops_the_running_tasks() {
     }
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130), "{}", context.render(&output));
-    assert!(stderr(&output).contains("interrupted"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "interrupted");
     let pid: i32 = fs_err::read_to_string(context.base().join("task.pid"))
         .unwrap()
         .trim()
@@ -2042,6 +1954,6 @@ fn a_hit_marks_the_entry_as_recently_used() {
     fs_err::File::open(&entry).unwrap().set_modified(old).unwrap();
     assert_eq!(fs_err::metadata(&entry).unwrap().modified().unwrap(), old);
     let output = run_ok(&context, &["build"]);
-    assert!(stderr(&output).contains("cache hit"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "cache hit");
     assert!(fs_err::metadata(&entry).unwrap().modified().unwrap() > old);
 }

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use futures::SinkExt;
 use serde_json::{json, Value};
 
+use crate::common::assert_contains;
 use crate::common::serve::{
     authorized, client, get_from, http, key, metric, put_to, put_url, run_to_exit, send_json, Cache, Driver,
     Server, READ_TOKEN, WRITE_TOKEN,
@@ -1158,7 +1159,7 @@ async fn sigterm_finishes_the_upload_in_flight() {
         panic!("velo serve did not exit after SIGTERM:\n{}", server.logs());
     });
     assert_eq!(exit.code(), Some(0), "{exit}\n{}", server.logs());
-    assert!(server.logs().contains("stopped"), "{}", server.logs());
+    assert_contains(&server.logs(), "stopped");
     assert!(
         TcpStream::connect(addr).is_err(),
         "a connection was accepted after exit"
@@ -1236,10 +1237,8 @@ async fn local_retention_removes_least_recently_used_first() {
     // 4000 bytes stored, 2500 allowed: d and a (the two used longest ago) go.
     let server = cache.start(&["--max-size", "2500"]);
     let line = server.wait_for_log("retention removed objects", Duration::from_secs(20));
-    assert!(
-        line.contains("removed=2") && line.contains("freed_bytes=2000"),
-        "{line}"
-    );
+    assert_contains(&line, "removed=2");
+    assert_contains(&line, "freed_bytes=2000");
     let mut left: Vec<String> = cache
         .objects()
         .into_iter()
@@ -1262,10 +1261,8 @@ async fn local_retention_removes_least_recently_used_first() {
     // c was last used 1000 s ago; with --max-age 10m it goes, b (just downloaded) stays.
     let server = cache.start(&["--max-age", "10m"]);
     let line = server.wait_for_log("retention removed objects", Duration::from_secs(20));
-    assert!(
-        line.contains("removed=1") && line.contains("freed_bytes=1000"),
-        "{line}"
-    );
+    assert_contains(&line, "removed=1");
+    assert_contains(&line, "freed_bytes=1000");
     assert_eq!(server.download(&keys[2]).await, None);
     assert_eq!(server.download(&keys[1]).await, Some(body(1)));
     assert_eq!(fs_err::read(cache.dir().join("notes.txt")).unwrap().len(), 5000);
@@ -1280,11 +1277,9 @@ fn startup_without_tokens_file() {
     let output = run_to_exit(command, Duration::from_secs(20));
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("`velo serve` needs a tokens file"), "{stderr}");
-    assert!(
-        stderr.contains("--tokens-file PATH") && stderr.contains("VELO_SERVER_TOKENS_FILE"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "`velo serve` needs a tokens file");
+    assert_contains(&stderr, "--tokens-file PATH");
+    assert_contains(&stderr, "VELO_SERVER_TOKENS_FILE");
 }
 
 #[test]
@@ -1322,7 +1317,7 @@ fn startup_with_a_bad_tokens_file() {
     let output = run_to_exit(cache.serve_command(&[]), Duration::from_secs(20));
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("cannot read the tokens file"), "{stderr}");
+    assert_contains(&stderr, "cannot read the tokens file");
 }
 
 /// Run `velo serve --listen 127.0.0.1:0 --tokens-file … ARGS` with `env` until it exits: its
@@ -1352,26 +1347,18 @@ fn startup_with_bad_storage() {
     // S3 without credentials (the harness removes every AWS_* variable), then without a secret.
     let (code, stderr) = serve_until_exit(&cache, &s3, &[]);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("S3 storage needs an access key id"), "{stderr}");
-    assert!(
-        stderr.contains("--s3-access-key-id") && stderr.contains("AWS_ACCESS_KEY_ID"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "S3 storage needs an access key id");
+    assert_contains(&stderr, "--s3-access-key-id");
+    assert_contains(&stderr, "AWS_ACCESS_KEY_ID");
     let (code, stderr) = serve_until_exit(&cache, &s3, &[("AWS_ACCESS_KEY_ID", "velo-test-key-id")]);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(
-        stderr.contains("S3 storage needs a secret access key"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "S3 storage needs a secret access key");
 
     // Not a storage URL.
     for url in ["ftp://host/x", "relative/path", "s3://"] {
         let (code, stderr) = serve_until_exit(&cache, &["--storage", url], &[]);
         assert_eq!(code, Some(2), "{url}: {stderr}");
-        assert!(
-            stderr.contains(&format!("`--storage {url}` is not a storage URL")),
-            "{stderr}"
-        );
+        assert_contains(&stderr, format!("`--storage {url}` is not a storage URL"));
     }
 }
 
@@ -1390,19 +1377,16 @@ fn startup_with_an_s3_endpoint_that_does_not_listen() {
     );
     assert_ne!(code, Some(0), "{stderr}");
     assert!(code.is_some(), "killed by a signal: {stderr}");
-    assert!(
-        stderr.contains("cannot use bucket `velo-nowhere`: cannot reach the bucket"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "cannot use bucket `velo-nowhere`: cannot reach the bucket",
     );
-    assert!(
-        stderr.contains("check the endpoint, the bucket name and the credentials"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "check the endpoint, the bucket name and the credentials");
     // Nor a presigned URL: the message names what failed, not the signature.
     for secret in ["velo-test-secret-key", "X-Amz-Signature", "X-Amz-Credential"] {
         assert!(!stderr.contains(secret), "{stderr}");
     }
-    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert_contains(&stderr, "Connection refused");
     assert!(!stderr.contains("listening"), "{stderr}");
 }
 
@@ -1423,8 +1407,8 @@ fn startup_with_a_bucket_that_does_not_exist() {
     let output = run_to_exit(command, Duration::from_secs(30));
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("cannot use bucket `velo-no-such-bucket`: a test write to the bucket returned 404"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "cannot use bucket `velo-no-such-bucket`: a test write to the bucket returned 404",
     );
 }

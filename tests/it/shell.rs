@@ -19,6 +19,18 @@ use serde_json::{json, Value};
 use crate::common::archive::{self, executable, script};
 use crate::common::{assert_success, TestContext, HOST};
 
+/// One `#[test]` per shell, named as given, for a scenario that takes the shell.
+macro_rules! per_shell {
+    ($scenario:ident { $($shell:ident: $name:ident),+ $(,)? }) => {
+        $(
+            #[test]
+            fn $name() {
+                $scenario(Sh::$shell);
+            }
+        )+
+    };
+}
+
 const SYSTEM_PATH: &str = "/usr/bin:/bin";
 const VELO: &str = env!("CARGO_BIN_EXE_velo");
 const TOOLS: [&str; 3] = ["tool-a", "tool-b", "tool-c"];
@@ -579,20 +591,11 @@ fn switches_and_restores(sh: Sh) {
     assert_eq!(sync_messages(&session.stderr()), 0, "{dump}");
 }
 
-#[test]
-fn bash_switches_between_projects_and_restores_exactly() {
-    switches_and_restores(Sh::Bash);
-}
-
-#[test]
-fn zsh_switches_between_projects_and_restores_exactly() {
-    switches_and_restores(Sh::Zsh);
-}
-
-#[test]
-fn fish_switches_between_projects_and_restores_exactly() {
-    switches_and_restores(Sh::Fish);
-}
+per_shell!(switches_and_restores {
+    Bash: bash_switches_between_projects_and_restores_exactly,
+    Zsh: zsh_switches_between_projects_and_restores_exactly,
+    Fish: fish_switches_between_projects_and_restores_exactly,
+});
 
 /// The hook runs before the prompt, after the user's command: `$?` must still be that
 /// command's status. (Not for fish here: its simulated prompt, `emit`, is a command itself.)
@@ -613,15 +616,10 @@ fn keeps_exit_status(sh: Sh) {
     assert_eq!(session.section("status-out"), ["7"], "{}", session.dump());
 }
 
-#[test]
-fn bash_hook_keeps_the_exit_status() {
-    keeps_exit_status(Sh::Bash);
-}
-
-#[test]
-fn zsh_hook_keeps_the_exit_status() {
-    keeps_exit_status(Sh::Zsh);
-}
+per_shell!(keeps_exit_status {
+    Bash: bash_hook_keeps_the_exit_status,
+    Zsh: zsh_hook_keeps_the_exit_status,
+});
 
 // --- 3. The fast path ------------------------------------------------------------------------
 
@@ -709,20 +707,11 @@ fn fast_path(sh: Sh) {
     );
 }
 
-#[test]
-fn bash_fast_path_starts_no_process() {
-    fast_path(Sh::Bash);
-}
-
-#[test]
-fn zsh_fast_path_starts_no_process() {
-    fast_path(Sh::Zsh);
-}
-
-#[test]
-fn fish_fast_path_starts_no_process() {
-    fast_path(Sh::Fish);
-}
+per_shell!(fast_path {
+    Bash: bash_fast_path_starts_no_process,
+    Zsh: zsh_fast_path_starts_no_process,
+    Fish: fish_fast_path_starts_no_process,
+});
 
 // --- 4. Sync needed, auto-sync ---------------------------------------------------------------
 
@@ -787,20 +776,11 @@ fn sync_needed(sh: Sh) {
     assert!(!p.bin(&p.b, "tool-x").exists(), "{dump}");
 }
 
-#[test]
-fn bash_says_once_that_a_sync_is_needed() {
-    sync_needed(Sh::Bash);
-}
-
-#[test]
-fn zsh_says_once_that_a_sync_is_needed() {
-    sync_needed(Sh::Zsh);
-}
-
-#[test]
-fn fish_says_once_that_a_sync_is_needed() {
-    sync_needed(Sh::Fish);
-}
+per_shell!(sync_needed {
+    Bash: bash_says_once_that_a_sync_is_needed,
+    Zsh: zsh_says_once_that_a_sync_is_needed,
+    Fish: fish_says_once_that_a_sync_is_needed,
+});
 
 /// The lock changes (as `git pull` changes it) just before a prompt: the message still comes
 /// once. (The `sleep` only makes sure a later prompt comes when velo trusts the files' times;
@@ -982,20 +962,11 @@ fn manifest_edited_inside(sh: Sh) {
     assert_eq!(session.env("after"), session.env("before"), "{dump}");
 }
 
-#[test]
-fn bash_manifest_edited_inside_then_left() {
-    manifest_edited_inside(Sh::Bash);
-}
-
-#[test]
-fn zsh_manifest_edited_inside_then_left() {
-    manifest_edited_inside(Sh::Zsh);
-}
-
-#[test]
-fn fish_manifest_edited_inside_then_left() {
-    manifest_edited_inside(Sh::Fish);
-}
+per_shell!(manifest_edited_inside {
+    Bash: bash_manifest_edited_inside_then_left,
+    Zsh: zsh_manifest_edited_inside_then_left,
+    Fish: fish_manifest_edited_inside_then_left,
+});
 
 /// A shell variable the user set without exporting it, which a project also sets: after a
 /// visit it is back, and still not exported.
@@ -1030,20 +1001,11 @@ fn keeps_unexported_variables(sh: Sh) {
     );
 }
 
-#[test]
-fn bash_keeps_unexported_variables() {
-    keeps_unexported_variables(Sh::Bash);
-}
-
-#[test]
-fn zsh_keeps_unexported_variables() {
-    keeps_unexported_variables(Sh::Zsh);
-}
-
-#[test]
-fn fish_keeps_unexported_variables() {
-    keeps_unexported_variables(Sh::Fish);
-}
+per_shell!(keeps_unexported_variables {
+    Bash: bash_keeps_unexported_variables,
+    Zsh: zsh_keeps_unexported_variables,
+    Fish: fish_keeps_unexported_variables,
+});
 
 // --- 6. velo shell ---------------------------------------------------------------------------
 
@@ -1284,17 +1246,8 @@ fn interactive(sh: Sh) {
     tmux.wait_for(&format!("TOOL=none G=original P={SYSTEM_PATH}"));
 }
 
-#[test]
-fn bash_interactive_under_tmux() {
-    interactive(Sh::Bash);
-}
-
-#[test]
-fn zsh_interactive_under_tmux() {
-    interactive(Sh::Zsh);
-}
-
-#[test]
-fn fish_interactive_under_tmux() {
-    interactive(Sh::Fish);
-}
+per_shell!(interactive {
+    Bash: bash_interactive_under_tmux,
+    Zsh: zsh_interactive_under_tmux,
+    Fish: fish_interactive_under_tmux,
+});

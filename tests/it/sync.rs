@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::common::archive::{self, executable, file, script, Entry};
-use crate::common::{assert_success, stderr, Fault, FixtureServer, IndexBuilder, TestContext};
+use crate::common::{
+    assert_contains, assert_success, stderr, Fault, FixtureServer, IndexBuilder, TestContext,
+};
 
 /// A `velo.json` using `registry` with these dependencies (`{"name": "req" or {…}}`).
 fn manifest(registry: &str, dependencies: Value) -> String {
@@ -249,11 +251,7 @@ fn every_format_installs_and_runs() {
 
     let output = context.run(["sync"]);
     assert_success(&output);
-    assert!(
-        stderr(&output).contains("Installed 9 of 9 packages"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Installed 9 of 9 packages");
 
     for (command, expected) in [
         ("targz", "targz 1.0.0\n"),
@@ -379,7 +377,7 @@ fn second_sync_is_a_noop_without_requests() {
     server.clear_log();
     let output = context.run(["sync"]);
     assert_success(&output);
-    assert!(stderr(&output).contains("Checked"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "Checked");
     assert!(
         server.log().is_empty(),
         "a no-op sync made requests: {:?}",
@@ -405,11 +403,7 @@ fn adding_a_package_installs_only_that_one() {
     context.write_manifest(&manifest(&server.url(), any_version(&["alpha", "beta"])));
     let output = context.run(["sync"]);
     assert_success(&output);
-    assert!(
-        stderr(&output).contains("Installed 1 of 2 packages"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Installed 1 of 2 packages");
     let downloads: Vec<String> = server
         .requests_to("/artifacts/")
         .into_iter()
@@ -433,11 +427,7 @@ fn removing_a_package_removes_it_from_the_cellar_and_bin() {
     context.write_manifest(&manifest(LOCAL, any_version(&["alpha"])));
     let output = context.run(["sync"]);
     assert_success(&output);
-    assert!(
-        stderr(&output).contains("Removed beta 1.0.0"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Removed beta 1.0.0");
     assert_eq!(
         names_in(&velo_dir(&context).join("Cellar")),
         ["alpha"].map(String::from).into()
@@ -523,7 +513,7 @@ fn an_artifact_env_gets_a_shim_that_sets_it() {
     assert_eq!(mode(&shim) & 0o111, 0o111);
     let package = velo_dir(&context).join("Cellar/envy/1.0.0");
     let text = fs_err::read_to_string(&shim).unwrap();
-    assert!(text.contains("export ENVY_HOME"), "{text}");
+    assert_contains(&text, "export ENVY_HOME");
     assert_eq!(
         run_tool(&context, "envy", &[]),
         format!("home={}/share mode=it's fine\n", package.display())
@@ -617,7 +607,7 @@ fn outside(name: &str) -> (tempfile::TempDir, String) {
 fn hostile_parent_dir_entry_is_refused() {
     let bytes = archive::hostile_tar_gz("../../../../evil", tar::EntryType::Regular, None, b"owned\n");
     let output = assert_refused("evil.tar.gz", &bytes, json!({}), &[]);
-    assert!(output.contains("`../../../../evil`"), "{output}");
+    assert_contains(&output, "`../../../../evil`");
     insta::assert_snapshot!(output);
 }
 
@@ -631,7 +621,7 @@ fn hostile_absolute_entry_is_refused() {
         &temp.path().canonicalize().unwrap().display().to_string(),
         "[OUTSIDE]",
     );
-    assert!(output.contains("`[OUTSIDE]/evil-absolute`"), "{output}");
+    assert_contains(&output, "`[OUTSIDE]/evil-absolute`");
     insta::assert_snapshot!(output);
 }
 
@@ -639,7 +629,7 @@ fn hostile_absolute_entry_is_refused() {
 fn hostile_symlink_escaping_is_refused() {
     let bytes = archive::hostile_tar_gz("escape", tar::EntryType::Symlink, Some("../../../../.."), b"");
     let output = assert_refused("evil.tar.gz", &bytes, json!({}), &[]);
-    assert!(output.contains("`escape`"), "{output}");
+    assert_contains(&output, "`escape`");
     insta::assert_snapshot!(output);
 }
 
@@ -652,7 +642,7 @@ fn hostile_hard_link_escaping_is_refused() {
         b"",
     );
     let output = assert_refused("evil.tar.gz", &bytes, json!({}), &[]);
-    assert!(output.contains("`passwd`"), "{output}");
+    assert_contains(&output, "`passwd`");
     insta::assert_snapshot!(output);
 }
 
@@ -660,7 +650,7 @@ fn hostile_hard_link_escaping_is_refused() {
 fn hostile_device_file_is_refused() {
     let bytes = archive::hostile_tar_gz("bin/console", tar::EntryType::Char, None, b"");
     let output = assert_refused("evil.tar.gz", &bytes, json!({}), &[]);
-    assert!(output.contains("`bin/console`"), "{output}");
+    assert_contains(&output, "`bin/console`");
     insta::assert_snapshot!(output);
 }
 
@@ -674,7 +664,7 @@ fn zip_bomb_is_refused() {
         json!({}),
         &[("VELO_MAX_UNPACKED_SIZE", "1000000")],
     );
-    assert!(output.contains("`zeros`"), "{output}");
+    assert_contains(&output, "`zeros`");
     insta::assert_snapshot!(output);
 }
 
@@ -687,7 +677,7 @@ fn gzip_bomb_is_refused() {
         json!({}),
         &[("VELO_MAX_UNPACKED_SIZE", "1000000")],
     );
-    assert!(output.contains("1000000 bytes"), "{output}");
+    assert_contains(&output, "1000000 bytes");
 }
 
 /// A project whose registry is a `FixtureServer` serving an index with the tool `big`, whose
@@ -814,7 +804,7 @@ fn locked_with_a_stale_lock_fails_and_writes_nothing() {
 
     let output = context.run(["sync", "--locked"]);
     assert_eq!(output.status.code(), Some(1), "{}", context.render(&output));
-    assert!(stderr(&output).contains("velo lock"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "velo lock");
     insta::assert_snapshot!(context.render(&output));
     assert_eq!(context.lock(), lock);
     assert!(!velo_dir(&context).exists(), ".velo was created");
@@ -854,7 +844,7 @@ fn frozen_installs_the_lock_as_it_is() {
     // A frozen sync is a no-op the second time too, even though velo.json differs.
     let output = context.run(["sync", "--frozen"]);
     assert_success(&output);
-    assert!(stderr(&output).contains("Checked"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "Checked");
 
     // A plain sync then catches up with velo.json.
     assert_success(&context.run(["sync"]));
@@ -981,7 +971,7 @@ fn two_syncs_of_one_project_at_once() {
     }
     assert_no_leftovers(&context);
     let output = context.run(["sync"]);
-    assert!(stderr(&output).contains("Checked"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "Checked");
 }
 
 #[test]
@@ -1149,11 +1139,7 @@ fn upgrading_a_package_replaces_it() {
     assert_success(&context.run(["lock", "--upgrade"]));
     let output = context.run(["sync"]);
     assert_success(&output);
-    assert!(
-        stderr(&output).contains("Removed alpha 1.0.0"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "Removed alpha 1.0.0");
     assert_eq!(run_tool(&context, "alpha", &["--version"]), "alpha 2.0.0\n");
     assert_eq!(
         names_in(&velo_dir(&context).join("Cellar/alpha")),
@@ -1235,7 +1221,7 @@ fn a_larger_size_in_the_index_is_a_size_mismatch() {
         bytes.len(),
         bytes.len() + 100
     );
-    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+    assert_contains(&stderr(&output), &expected);
 }
 
 #[test]
@@ -1263,7 +1249,7 @@ fn a_smaller_size_in_the_index_is_reported_with_the_real_size() {
         .map(|c| c.get(1).unwrap().as_str())
         .collect();
     assert!(sizes.iter().all(|size| *size == "300000"), "{text}");
-    assert!(text.contains("1000"), "{text}");
+    assert_contains(&text, "1000");
 }
 
 #[test]
@@ -1275,7 +1261,7 @@ fn locked_and_frozen_without_a_lock_fail_and_write_nothing() {
     let frozen = context.run(["sync", "--frozen"]);
     assert_eq!(frozen.status.code(), Some(2), "{}", context.render(&frozen));
     for output in [&locked, &frozen] {
-        assert!(stderr(output).contains("run `velo lock`"), "{}", stderr(output));
+        assert_contains(&stderr(output), "run `velo lock`");
     }
     insta::assert_snapshot!(format!(
         "{}\n\n{}",

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::assert_contains;
 use crate::common::serve::{Cache, Driver, READ_TOKEN, WRITE_TOKEN};
 
 fn turbo() -> Option<PathBuf> {
@@ -128,11 +129,7 @@ fn turbo_round_trip(driver: Driver) {
 
     let output = run_turbo(&turbo, &ci.join("repo"), &server.url(), WRITE_TOKEN);
     assert!(output.status.success(), "{}", text(&output));
-    assert!(
-        text(&output).contains("cache miss, executing"),
-        "{}",
-        text(&output)
-    );
+    assert_contains(&text(&output), "cache miss, executing");
     assert_eq!(runs(&ci), 1);
     let stored = match driver {
         Driver::Local => cache
@@ -146,18 +143,14 @@ fn turbo_round_trip(driver: Driver) {
 
     let output = run_turbo(&turbo, &laptop.join("repo"), &server.url(), READ_TOKEN);
     assert!(output.status.success(), "{}", text(&output));
-    assert!(
-        text(&output).contains("cache hit, replaying logs"),
-        "{}",
-        text(&output)
-    );
+    assert_contains(&text(&output), "cache hit, replaying logs");
     assert_eq!(runs(&laptop), 0, "the laptop replayed the CI result");
     assert_eq!(
         fs_err::read_to_string(laptop.join("repo/packages/a/dist/out.txt")).unwrap(),
         "hi\n"
     );
     if driver == Driver::S3 {
-        assert!(server.logs().contains("status=302"), "{}", server.logs());
+        assert_contains(&server.logs(), "status=302");
     }
 
     // A read token cannot upload: turbo warns and the build still succeeds.
@@ -165,7 +158,7 @@ fn turbo_round_trip(driver: Driver) {
     let output = run_turbo(&turbo, &laptop.join("repo"), &server.url(), READ_TOKEN);
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(runs(&laptop), 1);
-    assert!(text(&output).contains("403"), "{}", text(&output));
+    assert_contains(&text(&output), "403");
     assert!(
         !text(&output).contains("unable to parse"),
         "errors are in turbo's shape: {}",
