@@ -44,17 +44,13 @@ MISE_WANT=${VELO_BENCH_MISE:-npm}
 PY=${PYTHON:-python3}
 STRACE_N=20   # prompts / enter cycles per strace count
 
-die() { echo "hook.sh: $*" >&2; exit 1; }
-say() { echo "==> $*" >&2; }
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-q() { printf '%q' "$1"; }
 
-command -v hyperfine >/dev/null 2>&1 \
-  || die "hyperfine is not on PATH; install it with: apt-get install -y hyperfine (or: cargo install hyperfine)"
+need_hyperfine
 command -v direnv >/dev/null 2>&1 \
   || die "direnv is not on PATH; install it with: apt-get install -y direnv"
-for t in "$PY" git; do command -v "$t" >/dev/null 2>&1 || die "$t is not on PATH"; done
+need "$PY" git
 (( BASH_VERSINFO[0] >= 5 )) || die "bash 5 or newer is needed (\$EPOCHREALTIME); this is $BASH_VERSION"
 BASH_BIN=$(command -v bash)
 

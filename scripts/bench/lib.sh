@@ -1,6 +1,21 @@
-# Shared by the benchmark scripts (sourced). Callers define `repo`, `work`, `PY`, `say` and `die`
-# first; `install_mise` also needs `MISE_WANT` and a `mise_skip REASON` of their own,
+# Shared by the benchmark scripts (sourced). Callers define `repo`, `work`, `PY` and (for `want`)
+# `SCENARIOS`; `install_mise` also needs `MISE_WANT` and a `mise_skip REASON` of their own,
 # `install_turbo` `TURBO_WANT` and a `turbo_skip REASON`.
+
+die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+say() { echo "==> $*" >&2; }
+# want SCENARIO: whether it is one of $SCENARIOS.
+want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+q() { printf '%q' "$1"; }
+# need TOOL...: stop unless every one is on PATH.
+need() {
+  local t
+  for t in "$@"; do command -v "$t" >/dev/null 2>&1 || die "$t is not on PATH"; done
+}
+need_hyperfine() {
+  command -v hyperfine >/dev/null 2>&1 \
+    || die "hyperfine is not on PATH; install it with: apt-get install -y hyperfine (or: cargo install hyperfine)"
+}
 
 # note KEY VALUE(JSON): record a fact for the summary in $work/info.json (which must exist).
 note() {

@@ -30,13 +30,10 @@ RESULTS=${VELO_BENCH_RESULTS:-$here/results-lock.md}
 KEEP=${VELO_BENCH_KEEP:-0}
 PY=${PYTHON:-python3}
 
-die() { echo "lock.sh: $*" >&2; exit 1; }
-say() { echo "==> $*" >&2; }
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
-command -v hyperfine >/dev/null 2>&1 \
-  || die "hyperfine is not on PATH; install it with: apt-get install -y hyperfine (or: cargo install hyperfine)"
+need_hyperfine
 command -v "$PY" >/dev/null 2>&1 || die "python3 is not on PATH"
 
 velo_binary
@@ -57,7 +54,6 @@ mkdir -p "$VELO_CONFIG_DIR"
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost NO_COLOR=1
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
-q() { printf '%q' "$1"; }
 # The benchmarked command line: velo lock run in the project directory.
 cmd() { # PROJECT CACHE
   echo "cd $(q "$1") && VELO_CACHE_DIR=$(q "$2") $(q "$VELO") lock"

@@ -49,18 +49,11 @@ KEEP=${VELO_BENCH_KEEP:-0}
 TURBO_WANT=${VELO_BENCH_TURBO:-npm}
 PY=${PYTHON:-python3}
 
-die() { echo "run.sh: $*" >&2; exit 1; }
-say() { echo "==> $*" >&2; }
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
-q() { printf '%q' "$1"; }
 
-command -v hyperfine >/dev/null 2>&1 \
-  || die "hyperfine is not on PATH; install it with: apt-get install -y hyperfine (or: cargo install hyperfine)"
-for t in "$PY" find xargs sha256sum touch; do
-  command -v "$t" >/dev/null 2>&1 || die "$t is not on PATH"
-done
+need_hyperfine
+need "$PY" find xargs sha256sum touch
 for s in $SCENARIOS; do [[ "$s" == hit || "$s" == hash ]] || die "unknown scenario '$s' (hit, hash)"; done
 [[ "$MEMBERS" =~ ^[1-9][0-9]*$ && "$FILES" =~ ^[1-9][0-9]*$ && "$HASH_FILES" =~ ^[1-9][0-9]*$ ]] \
   || die "VELO_BENCH_MEMBERS, VELO_BENCH_FILES and VELO_BENCH_HASH_FILES must be positive integers"

@@ -21,6 +21,8 @@ import re
 import sys
 from pathlib import Path
 
+from benchlib import hyperfine_sections, load
+
 HIT_GOAL_X = 3.0
 MB = 1e6
 
@@ -92,11 +94,6 @@ def dry_run_report(path: Path, expect: int | None) -> str:
     else:
         parts.append("cache status not recognized")
     return "; ".join(parts)
-
-
-def load(work: Path, key: str) -> list[dict] | None:
-    p = work / f"hyperfine-{key}.json"
-    return json.loads(p.read_text())["results"] if p.exists() else None
 
 
 def by_name(results: list[dict] | None, prefix: str) -> dict | None:
@@ -256,10 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     titles = {"hit": "Full cache hit (each tool in its copy of the repo root)", "hash": "Hashing, inputs as they are",
               "hash-touched": "Hashing, every input's mtime bumped before each run"}
-    for key in ("hit", "hash", "hash-touched"):
-        p = a.work / f"hyperfine-{key}.md"
-        if p.exists():
-            md += [f"## {titles[key]}", "", p.read_text().rstrip().replace(str(a.work), "$TMP"), ""]
+    md += hyperfine_sections(a.work, titles, ("hit", "hash", "hash-touched"))
     a.out.write_text("\n".join(md))
     return 0
 

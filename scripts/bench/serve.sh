@@ -60,19 +60,13 @@ if [[ -n "${VELO_BENCH_MOTO:-}" ]]; then MOTO=$VELO_BENCH_MOTO
 elif [[ -x /work/tools/moto/bin/moto_server ]]; then MOTO=/work/tools/moto/bin/moto_server
 else MOTO=$(command -v moto_server || true); fi
 
-die() { echo "serve.sh: $*" >&2; exit 1; }
-say() { echo "==> $*" >&2; }
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 driver() { [[ " $DRIVERS " == *" $1 "* ]]; }
-q() { printf '%q' "$1"; }
 LOAD=$here/serve_load.py
 
 command -v wrk >/dev/null 2>&1 || die "wrk is not on PATH; install it with: apt-get install -y wrk"
-for t in "$PY" curl head; do
-  command -v "$t" >/dev/null 2>&1 || die "$t is not on PATH"
-done
+need "$PY" curl head
 for s in $SCENARIOS; do [[ "$s" == negotiate || "$s" == transfer ]] || die "unknown scenario '$s' (negotiate, transfer)"; done
 for d in $DRIVERS; do [[ "$d" == local || "$d" == s3 ]] || die "unknown driver '$d' (local, s3)"; done
 for n in "$DURATION" "$WARMUP" "$CONNS" "$WRK_THREADS" "$S3_DURATION" "$S3_CONNS" "$BIG_COUNT" "$BIG_MB" "$COUNT" "$MB" "$PARALLEL"; do

@@ -44,18 +44,11 @@ KEEP=${VELO_BENCH_KEEP:-0}
 MISE_WANT=${VELO_BENCH_MISE:-npm}
 PY=${PYTHON:-python3}
 
-die() { echo "sync.sh: $*" >&2; exit 1; }
-say() { echo "==> $*" >&2; }
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
-q() { printf '%q' "$1"; }
 
-command -v hyperfine >/dev/null 2>&1 \
-  || die "hyperfine is not on PATH; install it with: apt-get install -y hyperfine (or: cargo install hyperfine)"
-for t in "$PY" curl tar sha256sum gzip mkfifo; do
-  command -v "$t" >/dev/null 2>&1 || die "$t is not on PATH"
-done
+need_hyperfine
+need "$PY" curl tar sha256sum gzip mkfifo
 
 velo_binary
 

@@ -17,17 +17,14 @@ import platform
 import sys
 from pathlib import Path
 
+from benchlib import hyperfine_sections, load
+
 NOOP_TARGET_MS = 5.0
 NOOP_GOAL_X = 5.0
 WARM_TARGET_MS = 50.0
 LARGE_GOAL_X = 1.2
 SHIM_GOAL_MS = 1.0
 MB = 1e6
-
-
-def load(work: Path, key: str) -> list[dict] | None:
-    p = work / f"hyperfine-{key}.json"
-    return json.loads(p.read_text())["results"] if p.exists() else None
 
 
 def ms(seconds: float | None) -> str:
@@ -170,10 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     titles = {"noop": "No-op sync", "warm": "Warm materialize", "cold": "Cold sync",
               "large": "Cold sync, one large package", "shim": "Shim overhead"}
-    for key in a.scenarios.split():
-        p = a.work / f"hyperfine-{key}.md"
-        if p.exists():
-            md += [f"## {titles.get(key, key)}", "", p.read_text().rstrip().replace(str(a.work), "$TMP"), ""]
+    md += hyperfine_sections(a.work, titles, a.scenarios.split())
     a.out.write_text("\n".join(md))
     return 0
 

@@ -390,13 +390,7 @@ fn every_page_of_releases_is_read_and_revalidated_with_etags() {
     let package = &lock["packages"]["github:acme/many"];
     assert_eq!(package["version"], "0.1.0", "{lock:#}");
     assert_eq!(package["tag"], "v0.1.0");
-    let url = forge.download_url(
-        "acme",
-        "many",
-        "v0.1.0",
-        "tool-0.1.0-x86_64-unknown-linux-musl.tar.gz",
-    );
-    assert_eq!(artifact(&lock, "github:acme/many", "linux-x86_64")["url"], url);
+    assert_musl_tarball(&lock, &forge, "github:acme/many", "acme/many", "v0.1.0", "0.1.0");
     let pages: Vec<(String, u16)> = forge
         .api_requests()
         .into_iter()
@@ -492,13 +486,34 @@ fn a_requirement_naming_a_prerelease_can_choose_one() {
     let package = &lock["packages"]["github:acme/tool"];
     assert_eq!(package["version"], "15.0.0-rc.1", "{lock:#}");
     assert_eq!(package["tag"], "v15.0.0-rc.1");
-    let url = forge.download_url(
-        "acme",
-        "tool",
+    assert_musl_tarball(
+        &lock,
+        &forge,
+        "github:acme/tool",
+        "acme/tool",
         "v15.0.0-rc.1",
-        "tool-15.0.0-rc.1-x86_64-unknown-linux-musl.tar.gz",
+        "15.0.0-rc.1",
     );
-    assert_eq!(artifact(&lock, "github:acme/tool", "linux-x86_64")["url"], url);
+}
+
+/// `package` is locked, for linux-x86_64, to the release `tag` of `owner/repo`: its
+/// `tool-VERSION-x86_64-unknown-linux-musl.tar.gz` asset on the forge.
+fn assert_musl_tarball(
+    lock: &Value,
+    forge: &RunningForge,
+    package: &str,
+    repo: &str,
+    tag: &str,
+    version: &str,
+) {
+    let (owner, name) = repo.rsplit_once('/').expect("owner/repo");
+    let url = forge.download_url(
+        owner,
+        name,
+        tag,
+        &format!("tool-{version}-x86_64-unknown-linux-musl.tar.gz"),
+    );
+    assert_eq!(artifact(lock, package, "linux-x86_64")["url"], url);
 }
 
 /// A GitHub forge with `acme/tool` 1.0.0 and a project depending on it.
@@ -808,13 +823,14 @@ fn codeberg_through_its_api_url() {
         lock["packages"]["codeberg:owner/tool"]["source"],
         "codeberg:owner/tool"
     );
-    let url = forge.download_url(
-        "owner",
-        "tool",
+    assert_musl_tarball(
+        &lock,
+        &forge,
+        "codeberg:owner/tool",
+        "owner/tool",
         "v2.1.0",
-        "tool-2.1.0-x86_64-unknown-linux-musl.tar.gz",
+        "2.1.0",
     );
-    assert_eq!(artifact(&lock, "codeberg:owner/tool", "linux-x86_64")["url"], url);
 }
 
 #[test]
