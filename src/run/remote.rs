@@ -221,11 +221,29 @@ impl Remote {
     }
 
     async fn negotiate(&self, items: Vec<RequestItem>) -> Result<Vec<ResponseItem>, RemoteError> {
-        let response = self
-            .authorized(self.http().post(self.config.endpoint("v1/negotiate")))
-            .timeout(self.config.timeout)
+        let request = self
+            .http()
+            .post(self.config.endpoint("v1/negotiate"))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(serde_json::to_vec(&NegotiateRequest { items }).expect("a negotiation serializes"))
+            .body(serde_json::to_vec(&NegotiateRequest { items }).expect("a negotiation serializes"));
+        let body: NegotiateResponse = self.call(request).await?;
+        Ok(body.items)
+    }
+
+    /// `GET /v1/status`: is the server there, and what may the token do.
+    pub async fn status(&self) -> Result<StatusResponse, RemoteError> {
+        self.call(self.http().get(self.config.endpoint("v1/status")))
+            .await
+    }
+
+    /// Send an API request with the token and the timeout, and read its JSON answer.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, RemoteError> {
+        let response = self
+            .authorized(request)
+            .timeout(self.config.timeout)
             .send()
             .await
             .map_err(http_error)?;
@@ -242,32 +260,8 @@ impl Remote {
                 });
             }
         }
-        let body: NegotiateResponse = read_json(response).await?;
-        Ok(body.items)
-    }
-
-    /// `GET /v1/status`: is the server there, and what may the token do.
-    pub async fn status(&self) -> Result<StatusResponse, RemoteError> {
-        let response = self
-            .authorized(self.http().get(self.config.endpoint("v1/status")))
-            .timeout(self.config.timeout)
-            .send()
-            .await
-            .map_err(http_error)?;
-        match response.status().as_u16() {
-            200 => read_json(response).await,
-            401 => Err(RemoteError::Unauthorized),
-            status => Err(RemoteError::Status {
-                status,
-                body: response
-                    .text()
-                    .await
-                    .unwrap_or_default()
-                    .chars()
-                    .take(200)
-                    .collect(),
-            }),
-        }
+        let bytes = response.bytes().await.map_err(http_error)?;
+        serde_json::from_slice(&bytes).map_err(|err| RemoteError::Protocol(err.to_string()))
     }
 
     /// Negotiate every key the local cache lacks, in one request (asking for upload URLs too
@@ -623,11 +617,6 @@ impl Remote {
         }
         while uploads.join_next().await.is_some() {}
     }
-}
-
-async fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, RemoteError> {
-    let bytes = response.bytes().await.map_err(http_error)?;
-    serde_json::from_slice(&bytes).map_err(|err| RemoteError::Protocol(err.to_string()))
 }
 
 /// A stored result waiting for upload: the object is `header` then the artifact.

@@ -141,6 +141,26 @@ impl ApiError {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
     }
 
+    /// 400 unless `key` is 1 to 128 hex digits (`noun` says what it is: a key, a hash).
+    pub fn check_key(key: &str, noun: &str) -> Result<(), Self> {
+        if crate::protocol::valid_key(key) {
+            return Ok(());
+        }
+        Err(Self::bad_request(format!(
+            "`{}` is not a {noun}: {noun}s are 1 to {} hex digits",
+            key.chars().take(140).collect::<String>(),
+            crate::protocol::MAX_KEY_LEN
+        )))
+    }
+
+    /// 413 when a request lists more than `limit` things.
+    pub fn check_count(count: usize, limit: usize, what: &str) -> Result<(), Self> {
+        if count <= limit {
+            return Ok(());
+        }
+        Err(Self::too_large(format!("{count} {what}; the limit is {limit}")))
+    }
+
     pub fn storage(err: &storage::StorageError) -> Self {
         match err {
             storage::StorageError::TooLarge { limit } => Self::too_large(format!(
@@ -160,6 +180,12 @@ impl ApiError {
                 format!("storage failed: {}", crate::error::chain(err)),
             ),
         }
+    }
+}
+
+impl From<storage::StorageError> for ApiError {
+    fn from(err: storage::StorageError) -> Self {
+        Self::storage(&err)
     }
 }
 

@@ -17,8 +17,7 @@ use super::metrics::Metrics;
 use super::storage::{Put, Signed, Storage};
 use super::{ApiError, Shared};
 use crate::protocol::{
-    valid_key, Action, FirstWriteWins, NegotiateRequest, NegotiateResponse, ResponseItem, Scope, Status,
-    StatusResponse,
+    Action, FirstWriteWins, NegotiateRequest, NegotiateResponse, ResponseItem, Scope, Status, StatusResponse,
 };
 
 pub fn router(state: Shared) -> Router {
@@ -91,21 +90,13 @@ async fn negotiate(
     let scope = state.authorize(&headers, Scope::Read)?;
     let request: NegotiateRequest = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("the body is not a negotiation: {err}")))?;
-    if request.items.len() > state.limits.max_items {
-        return Err(ApiError::too_large(format!(
-            "{} items in one negotiation; the limit is {}",
-            request.items.len(),
-            state.limits.max_items
-        )));
-    }
+    ApiError::check_count(
+        request.items.len(),
+        state.limits.max_items,
+        "items in one negotiation",
+    )?;
     for item in &request.items {
-        if !valid_key(&item.hash) {
-            return Err(ApiError::bad_request(format!(
-                "`{}` is not a key: keys are 1 to {} hex digits",
-                item.hash.chars().take(140).collect::<String>(),
-                crate::protocol::MAX_KEY_LEN
-            )));
-        }
+        ApiError::check_key(&item.hash, "key")?;
         if item.action == Action::Upload {
             if scope < Scope::ReadWrite {
                 return Err(ApiError::forbidden());
@@ -125,8 +116,7 @@ async fn negotiate(
     let sizes: BTreeMap<String, Option<u64>> = state
         .storage
         .head_many(unique.into_iter().collect())
-        .await
-        .map_err(|err| ApiError::storage(&err))?
+        .await?
         .into_iter()
         .collect();
     let answers = request.items.into_iter().map(|item| {
@@ -243,13 +233,7 @@ struct UrlSignature {
 }
 
 fn check_url(state: &Shared, method: &str, key: &str, query: &UrlSignature) -> Result<(), ApiError> {
-    if !valid_key(key) {
-        return Err(ApiError::bad_request(format!(
-            "`{}` is not a key: keys are 1 to {} hex digits",
-            key.chars().take(140).collect::<String>(),
-            crate::protocol::MAX_KEY_LEN
-        )));
-    }
+    ApiError::check_key(key, "key")?;
     if !matches!(state.storage, Storage::Local(_)) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -304,7 +288,7 @@ pub async fn stream_object(state: &Shared, object: &str, api: &'static str) -> R
             "no such object",
         ));
     };
-    let Some((file, length)) = local.open(object).await.map_err(|err| ApiError::storage(&err))? else {
+    let Some((file, length)) = local.open(object).await? else {
         // A miss, not an error.
         Metrics::count(&state.metrics.misses, api, 1);
         return Ok(StatusCode::NOT_FOUND.into_response());
@@ -368,8 +352,7 @@ pub async fn store_body(
             length,
             state.limits.max_artifact_size,
         )
-        .await
-        .map_err(|err| ApiError::storage(&err))?;
+        .await?;
     match put {
         Put::Created(bytes) => {
             state.metrics.add_bytes("upload", "server", bytes);

@@ -20,7 +20,7 @@ use super::metrics::Metrics;
 use super::routes::{store_body, stream_object};
 use super::storage::Storage;
 use super::{ApiError, Shared};
-use crate::protocol::{valid_key, Scope};
+use crate::protocol::Scope;
 
 pub fn router(request_limit: usize) -> Router<Shared> {
     Router::new()
@@ -45,6 +45,12 @@ pub struct TurboError(ApiError);
 impl From<ApiError> for TurboError {
     fn from(err: ApiError) -> Self {
         Self(err)
+    }
+}
+
+impl From<super::storage::StorageError> for TurboError {
+    fn from(err: super::storage::StorageError) -> Self {
+        Self(err.into())
     }
 }
 
@@ -81,13 +87,7 @@ impl Team {
     }
 
     fn object(&self, hash: &str) -> Result<String, ApiError> {
-        if !valid_key(hash) {
-            return Err(ApiError::bad_request(format!(
-                "`{}` is not a hash: hashes are 1 to {} hex digits",
-                hash.chars().take(140).collect::<String>(),
-                crate::protocol::MAX_KEY_LEN
-            )));
-        }
+        ApiError::check_key(hash, "hash")?;
         Ok(format!("{}/{}", self.prefix()?, hash.to_ascii_lowercase()))
     }
 }
@@ -105,12 +105,7 @@ async fn exists(
 ) -> Result<Response, TurboError> {
     state.authorize(&headers, Scope::Read)?;
     let object = team.object(&hash)?;
-    match state
-        .storage
-        .head(&object)
-        .await
-        .map_err(|err| ApiError::storage(&err))?
-    {
+    match state.storage.head(&object).await? {
         Some(size) => Ok(([(header::CONTENT_LENGTH, size.to_string())], StatusCode::OK).into_response()),
         None => Ok(StatusCode::NOT_FOUND.into_response()),
     }
@@ -127,12 +122,7 @@ async fn download(
     let Storage::S3(s3) = &state.storage else {
         return Ok(stream_object(&state, &object, "turbo").await?);
     };
-    match state
-        .storage
-        .head(&object)
-        .await
-        .map_err(|err| ApiError::storage(&err))?
-    {
+    match state.storage.head(&object).await? {
         Some(size) => {
             Metrics::count(&state.metrics.hits, "turbo", 1);
             state.metrics.add_bytes("download", "presigned", size);
@@ -174,22 +164,15 @@ async fn query(
     state.authorize(&headers, Scope::Read)?;
     let request: HashesQuery = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("expected {{\"hashes\": [...]}}: {err}")))?;
-    if request.hashes.len() > state.limits.max_items {
-        return Err(ApiError::too_large(format!(
-            "{} hashes in one query; the limit is {}",
-            request.hashes.len(),
-            state.limits.max_items
-        ))
-        .into());
-    }
+    ApiError::check_count(
+        request.hashes.len(),
+        state.limits.max_items,
+        "hashes in one query",
+    )?;
     let mut found = BTreeMap::new();
     for hash in request.hashes {
         let object = team.object(&hash)?;
-        let size = state
-            .storage
-            .head(&object)
-            .await
-            .map_err(|err| ApiError::storage(&err))?;
+        let size = state.storage.head(&object).await?;
         found.insert(
             hash,
             size.map(|size| serde_json::json!({"size": size, "taskDurationMs": 0, "tag": null})),

@@ -138,26 +138,7 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 
 /// A `.tar.gz` of `entries` plus symlinks (path, target).
 fn tar_gz_with_links(entries: &[Entry], links: &[(&str, &str)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for entry in entries {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(entry.content.len() as u64);
-        header.set_mode(if entry.executable { 0o755 } else { 0o644 });
-        header.set_mtime(0);
-        header.set_entry_type(tar::EntryType::Regular);
-        builder
-            .append_data(&mut header, &entry.path, entry.content.as_slice())
-            .unwrap();
-    }
-    for (path, target) in links {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(0);
-        header.set_mode(0o777);
-        header.set_mtime(0);
-        header.set_entry_type(tar::EntryType::Symlink);
-        builder.append_link(&mut header, path, target).unwrap();
-    }
-    archive::gz(&builder.into_inner().unwrap())
+    archive::gz(&archive::tar_with_links(entries, links))
 }
 
 fn sha256(bytes: &[u8]) -> String {

@@ -32,6 +32,11 @@ pub fn executable(path: &str, content: impl Into<Vec<u8>>) -> Entry {
 }
 
 fn tar_bytes(entries: &[Entry]) -> Vec<u8> {
+    tar_with_links(entries, &[])
+}
+
+/// A tar of `entries`, then symlinks (path, target).
+pub fn tar_with_links(entries: &[Entry], links: &[(&str, &str)]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     for entry in entries {
         let mut header = tar::Header::new_gnu();
@@ -41,6 +46,16 @@ fn tar_bytes(entries: &[Entry]) -> Vec<u8> {
         header.set_entry_type(tar::EntryType::Regular);
         builder
             .append_data(&mut header, &entry.path, entry.content.as_slice())
+            .expect("append to tar");
+    }
+    for (path, target) in links {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(0);
+        header.set_mode(0o777);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Symlink);
+        builder
+            .append_link(&mut header, path, target)
             .expect("append to tar");
     }
     builder.into_inner().expect("finish tar")
