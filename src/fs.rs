@@ -84,3 +84,31 @@ pub fn normalize(path: &Path) -> PathBuf {
     }
     out
 }
+
+/// Remove the least recently used of `items` (path, last use, size) until those left were all
+/// used within `max_age` and together fit in `max_size`. Returns how many were removed and the
+/// bytes they held.
+pub fn evict_least_recently_used(
+    mut items: Vec<(PathBuf, std::time::SystemTime, u64)>,
+    max_age: Option<std::time::Duration>,
+    max_size: Option<u64>,
+) -> (usize, u64) {
+    let now = std::time::SystemTime::now();
+    items.sort_by_key(|(_, used, _)| *used);
+    let mut total: u64 = items.iter().map(|(_, _, size)| size).sum();
+    let (mut removed, mut freed) = (0, 0);
+    for (path, used, size) in items {
+        let too_old = max_age.is_some_and(|age| now.duration_since(used).unwrap_or_default() > age);
+        let too_big = max_size.is_some_and(|max| total > max);
+        // Oldest first: once one is neither, so are all the rest.
+        if !too_old && !too_big {
+            break;
+        }
+        if remove_any(&path).is_ok() {
+            removed += 1;
+            freed += size;
+            total -= size;
+        }
+    }
+    (removed, freed)
+}

@@ -106,7 +106,7 @@ pub fn prune(root: &Path, max_size: Option<u64>) -> PruneResult {
         }
     }
     let Some(max_size) = max_size else { return result };
-    let mut candidates: Vec<(PathBuf, SystemTime, u64)> =
+    let candidates: Vec<(PathBuf, SystemTime, u64)> =
         [DOWNLOADS_BUCKET, TREES_BUCKET, INDEX_BUCKET, TASKS_BUCKET]
             .iter()
             .flat_map(|bucket| entries(&root.join(bucket)))
@@ -115,18 +115,9 @@ pub fn prune(root: &Path, max_size: Option<u64>) -> PruneResult {
                 (path, used, size)
             })
             .collect();
-    let mut total: u64 = candidates.iter().map(|(_, _, size)| size).sum();
-    candidates.sort_by_key(|(_, used, _)| *used);
-    for (path, _, size) in candidates {
-        if total <= max_size {
-            break;
-        }
-        if crate::fs::remove_any(&path).is_ok() {
-            total -= size;
-            result.removed += 1;
-            result.freed += size;
-        }
-    }
+    let (removed, freed) = crate::fs::evict_least_recently_used(candidates, None, Some(max_size));
+    result.removed += removed;
+    result.freed += freed;
     result
 }
 

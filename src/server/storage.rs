@@ -259,27 +259,11 @@ impl Local {
                         let _ = std::fs::remove_file(&path);
                     }
                 } else {
-                    objects.push((used, metadata.len(), path));
+                    objects.push((path, used, metadata.len()));
                 }
             }
         }
-        objects.sort();
-        let mut total: u64 = objects.iter().map(|(_, size, _)| size).sum();
-        let (mut removed, mut freed) = (0, 0);
-        for (used, size, path) in objects {
-            let too_old = max_age.is_some_and(|age| now.duration_since(used).unwrap_or_default() > age);
-            let too_big = max_size.is_some_and(|max| total > max);
-            // Oldest first: once one object is neither, so are all the rest.
-            if !too_old && !too_big {
-                break;
-            }
-            if std::fs::remove_file(&path).is_ok() {
-                removed += 1;
-                freed += size;
-                total -= size;
-            }
-        }
-        (removed, freed)
+        crate::fs::evict_least_recently_used(objects, max_age, max_size)
     }
 }
 
