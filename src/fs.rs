@@ -46,8 +46,6 @@ fn set_default_permissions(_file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Remove `path` whatever it is: a directory with everything in it, or a file or symlink
-/// (never what a symlink points at).
 /// Whether any execute bit is set (always false where there are none).
 #[cfg(unix)]
 pub fn is_executable(metadata: &std::fs::Metadata) -> bool {
@@ -60,6 +58,8 @@ pub fn is_executable(_metadata: &std::fs::Metadata) -> bool {
     false
 }
 
+/// Remove `path` whatever it is: a directory with everything in it, or a file or symlink
+/// (never what a symlink points at).
 pub fn remove_any(path: &Path) -> std::io::Result<()> {
     if std::fs::symlink_metadata(path)?.is_dir() {
         std::fs::remove_dir_all(path)

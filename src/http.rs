@@ -76,7 +76,7 @@ impl HttpClient {
     pub fn new(settings: &HttpSettings) -> Result<Self, HttpError> {
         let builder = || {
             reqwest::Client::builder()
-                .user_agent(concat!("velo/", env!("CARGO_PKG_VERSION")))
+                .user_agent(USER_AGENT)
                 .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
                 .timeout(settings.timeout)
         };
@@ -223,6 +223,21 @@ enum Outcome {
         retry_after: Option<Duration>,
     },
     Fail(StatusCode),
+}
+
+/// The `User-Agent` velo sends.
+pub const USER_AGENT: &str = concat!("velo/", env!("CARGO_PKG_VERSION"));
+
+/// The `Content-Length` header's value. Not `Response::content_length()`, which is the size of
+/// the body a response has: a HEAD response has none.
+pub fn content_length(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers
+        .get(reqwest::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 pub fn is_transient(err: &reqwest::Error) -> bool {

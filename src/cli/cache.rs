@@ -23,7 +23,7 @@ pub enum CacheCommand {
     /// Remove leftovers and, with `--max-size`, the least recently used entries until the cache fits.
     Prune {
         /// The most the cache may hold afterwards: `500M`, `2G`, or bytes.
-        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        #[arg(long, value_name = "SIZE", value_parser = super::parse_size)]
         max_size: Option<u64>,
     },
 }
@@ -63,11 +63,6 @@ async fn remote_status(context: &Context) -> Result<Option<RemoteStatus>, Error>
         status,
         error,
     }))
-}
-
-fn parse_size(text: &str) -> Result<u64, String> {
-    ops::cache::parse_size(text)
-        .ok_or_else(|| format!("`{text}` is not a size; write it like `500M` or `2G`"))
 }
 
 pub async fn run(command: CacheCommand, context: &Context) -> Result<ExitCode, Error> {

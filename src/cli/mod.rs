@@ -118,6 +118,12 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
 }
 
+/// A size argument: `500M`, `2G`, or bytes.
+fn parse_size(text: &str) -> Result<u64, String> {
+    crate::ops::cache::parse_size(text)
+        .ok_or_else(|| format!("`{text}` is not a size; write it like `500M` or `2G`"))
+}
+
 /// What every command gets: settings, the printer and where it was started.
 #[derive(Clone)]
 pub struct Context {

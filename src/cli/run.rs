@@ -141,11 +141,17 @@ fn report(printer: &super::Printer, event: Event<'_>) {
     match event {
         Event::CacheHit { label, key, remote } => {
             let hit = if remote { "remote cache hit" } else { "cache hit" };
-            printer.status("Replaying", format!("{label} ({hit}, {})", short(key)));
+            printer.status(
+                "Replaying",
+                format!("{label} ({hit}, {})", crate::run::key::short(key)),
+            );
         }
         Event::Running { label, key, cached } => {
             let why = if cached { "cache miss" } else { "cache disabled" };
-            printer.status("Running", format!("{label} ({why}, {})", short(key)));
+            printer.status(
+                "Running",
+                format!("{label} ({why}, {})", crate::run::key::short(key)),
+            );
         }
         Event::Failed { label, reason } => printer.failure(format!("task `{label}` {reason}")),
         Event::Warning(message) => printer.warn(message),
@@ -179,10 +185,6 @@ fn report(printer: &super::Printer, event: Event<'_>) {
             }
         }
     }
-}
-
-fn short(key: &str) -> &str {
-    &key[..key.len().min(16)]
 }
 
 fn summarize(context: &Context, report: &Report) -> Result<ExitCode, Error> {

@@ -63,11 +63,11 @@ pub struct ServeArgs {
     s3_secret_access_key: Option<String>,
 
     /// The largest artifact accepted: `500M`, `2G`, or bytes.
-    #[arg(long, env = env_vars::VELO_SERVER_MAX_ARTIFACT_SIZE, default_value = "2G", value_parser = parse_size, value_name = "SIZE")]
+    #[arg(long, env = env_vars::VELO_SERVER_MAX_ARTIFACT_SIZE, default_value = "2G", value_parser = super::parse_size, value_name = "SIZE")]
     max_artifact_size: u64,
 
     /// The largest negotiation body accepted.
-    #[arg(long, env = env_vars::VELO_SERVER_MAX_REQUEST_SIZE, default_value = "1M", value_parser = parse_size, value_name = "SIZE")]
+    #[arg(long, env = env_vars::VELO_SERVER_MAX_REQUEST_SIZE, default_value = "1M", value_parser = super::parse_size, value_name = "SIZE")]
     max_request_size: u64,
 
     /// Local driver: remove objects not used for this long (`30d`, `12h`, `90m`, seconds).
@@ -75,7 +75,7 @@ pub struct ServeArgs {
     max_age: Option<Duration>,
 
     /// Local driver: past this total size, remove the least recently used objects.
-    #[arg(long, env = env_vars::VELO_SERVER_MAX_SIZE, value_parser = parse_size, value_name = "SIZE")]
+    #[arg(long, env = env_vars::VELO_SERVER_MAX_SIZE, value_parser = super::parse_size, value_name = "SIZE")]
     max_size: Option<u64>,
 
     /// Log lines as `text` or `json`.
@@ -87,11 +87,6 @@ pub struct ServeArgs {
 enum LogFormat {
     Text,
     Json,
-}
-
-fn parse_size(text: &str) -> Result<u64, String> {
-    crate::ops::cache::parse_size(text)
-        .ok_or_else(|| format!("`{text}` is not a size; write it like `500M` or `2G`"))
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

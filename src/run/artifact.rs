@@ -55,8 +55,8 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ArtifactError + '_ {
     }
 }
 
-/// What `create` wrote.
-#[derive(Debug, Clone)]
+/// What `create` wrote: the artifact's digest and size (also stored beside it in the cache).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Written {
     pub blake3: String,
     pub size: u64,

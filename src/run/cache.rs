@@ -8,8 +8,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::artifact::{self, ArtifactError, ArtifactMeta, Written};
 use super::glob::Found;
 
@@ -22,12 +20,9 @@ pub struct TaskCache {
     dir: PathBuf,
     /// `--force`: a new result replaces a stored one instead of giving way to it.
     replace: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Sidecar {
-    blake3: String,
-    size: u64,
+    /// Keys whose entries this process committed, from artifacts whose digest it computed as
+    /// it wrote or downloaded them: a lookup need not read them again to check.
+    verified: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// The result of looking a key up.
@@ -44,6 +39,7 @@ impl TaskCache {
         Ok(Self {
             dir: cache.bucket(TASKS_BUCKET)?,
             replace: false,
+            verified: Default::default(),
         })
     }
 
@@ -69,10 +65,15 @@ impl TaskCache {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound && !entry.exists() => return Lookup::Miss,
             Err(err) => return self.discard(&entry, format!("cannot read its digest: {err}")),
         };
-        let Ok(sidecar) = serde_json::from_slice::<Sidecar>(&sidecar) else {
+        let Ok(sidecar) = serde_json::from_slice::<Written>(&sidecar) else {
             return self.discard(&entry, "its digest file is damaged".to_string());
         };
         let artifact = entry.join(ARTIFACT);
+        if self.verified.lock().expect("not poisoned").contains(key) {
+            // Written or downloaded by this process, and checked as it was.
+            crate::store::touch(&entry);
+            return Lookup::Hit(artifact);
+        }
         match artifact::digest_file(&artifact) {
             Ok((blake3, size)) if blake3 == sidecar.blake3 && size == sidecar.size => {
                 crate::store::touch(&entry);
@@ -151,11 +152,7 @@ impl TaskCache {
         staging: tempfile::TempDir,
         written: &Written,
     ) -> std::io::Result<(PathBuf, Written)> {
-        let sidecar = serde_json::to_vec(&Sidecar {
-            blake3: written.blake3.clone(),
-            size: written.size,
-        })
-        .expect("a sidecar always serializes");
+        let sidecar = serde_json::to_vec(written).expect("a sidecar always serializes");
         std::fs::write(staging.path().join(SIDECAR), sidecar)?;
         let entry = self.entry(key);
         let staged = staging.keep();
@@ -167,21 +164,23 @@ impl TaskCache {
                     let _ = std::fs::remove_dir_all(&old);
                 }
                 if std::fs::rename(&staged, &entry).is_ok() {
+                    self.verified
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(key.to_string());
                     return Ok((entry.join(ARTIFACT), written.clone()));
                 }
             }
             // Another run stored this key first; its entry is as good as ours.
             let _ = std::fs::remove_dir_all(&staged);
-            let sidecar: Sidecar = serde_json::from_slice(&std::fs::read(entry.join(SIDECAR))?)
+            let stored: Written = serde_json::from_slice(&std::fs::read(entry.join(SIDECAR))?)
                 .map_err(std::io::Error::other)?;
-            return Ok((
-                entry.join(ARTIFACT),
-                Written {
-                    blake3: sidecar.blake3,
-                    size: sidecar.size,
-                },
-            ));
+            return Ok((entry.join(ARTIFACT), stored));
         }
+        self.verified
+            .lock()
+            .expect("not poisoned")
+            .insert(key.to_string());
         Ok((entry.join(ARTIFACT), written.clone()))
     }
 }
@@ -198,6 +197,7 @@ mod tests {
         let cache = TaskCache {
             dir: dir.path().to_path_buf(),
             replace: false,
+            verified: Default::default(),
         };
         let stage = |bytes: &[u8]| {
             let staging = cache.staging().unwrap();

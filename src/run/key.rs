@@ -41,6 +41,11 @@ impl KeyInput<'_> {
     }
 }
 
+/// The start of a key, as messages show it.
+pub fn short(key: &str) -> &str {
+    key.get(..16).unwrap_or(key)
+}
+
 /// The input files of a task, folded into one digest.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct InputsDigest {

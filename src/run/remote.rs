@@ -183,15 +183,11 @@ impl Remote {
             let builder = reqwest::Client::builder()
                 .connect_timeout(self.config.timeout.min(Duration::from_secs(5)))
                 .read_timeout(self.config.timeout)
-                .user_agent(concat!("velo/", env!("CARGO_PKG_VERSION")));
+                .user_agent(crate::http::USER_AGENT);
             // Building fails only when the TLS back end cannot start; then requests fail too,
             // and the remote is reported unreachable like any other failure.
             builder.build().unwrap_or_default()
         })
-    }
-
-    pub fn url(&self) -> &url::Url {
-        &self.config.url
     }
 
     fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -309,7 +305,7 @@ impl Remote {
                 }
                 Err(Rejected::Invalid(reason)) => (self.report)(Event::Warning(format!(
                     "the remote cache's result for {} was rejected: {reason}; the task will run",
-                    short(&key)
+                    super::key::short(&key)
                 ))),
                 Err(Rejected::Vanished) => {}
                 Err(Rejected::Transfer(err)) => {
@@ -501,7 +497,7 @@ impl Remote {
                 let pending = &batch[0];
                 (self.report)(Event::Warning(format!(
                     "the result for {} ({} bytes) is larger than the remote cache accepts; it was not uploaded",
-                    short(&pending.key),
+                    super::key::short(&pending.key),
                     pending.total
                 )));
                 return;
@@ -632,11 +628,6 @@ enum PutError {
     Gone,
     Status(u16),
     Transfer(RemoteError),
-}
-
-/// The first 16 characters of a key, for messages.
-fn short(key: &str) -> String {
-    key.chars().take(16).collect()
 }
 
 /// Add the headers a negotiated URL was signed with. The body's length is set by the caller,

@@ -69,6 +69,11 @@ pub struct Retention {
     pub max_size: Option<u64>,
 }
 
+/// Said in the log and `/healthz` when storage does not enforce first write wins.
+pub const UNENFORCED: &str = "the store ignores If-None-Match on PUT, so it cannot refuse a second upload of a key: \
+    this server hands out one upload URL per key at a time, but uploads through other instances or after a URL \
+    expires may overwrite";
+
 /// How long requests in flight may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -284,7 +289,7 @@ pub async fn serve(config: Config) -> Result<(), Error> {
             if guarantee == FirstWriteWins::Checked {
                 tracing::warn!(
                     bucket = %bucket,
-                    "the store ignores If-None-Match on PUT, so it cannot refuse a second upload of a key: this server hands out one upload URL per key at a time, but uploads through other instances or after a URL expires may overwrite"
+                    "{UNENFORCED}"
                 );
             }
             (Storage::S3(Box::new(s3)), guarantee)

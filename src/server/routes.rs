@@ -51,11 +51,7 @@ async fn healthz(State(state): State<Shared>) -> Response {
         "first_write_wins": state.first_write_wins,
     });
     if state.first_write_wins == FirstWriteWins::Checked {
-        body["warning"] =
-            "the store ignores If-None-Match on PUT, so it cannot refuse a second upload of a key: \
-            this server hands out one upload URL per key at a time, but uploads through other instances \
-            or after a URL expires may overwrite"
-                .into();
+        body["warning"] = super::UNENFORCED.into();
     }
     Json(body).into_response()
 }
@@ -335,10 +331,7 @@ pub async fn store_body(
     body: Body,
     api: &'static str,
 ) -> Result<Put, ApiError> {
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let length = crate::http::content_length(headers);
     let Some(_lease) = state.lease_for_upload(object) else {
         // Another upload of this key is under way through this server.
         Metrics::count(&state.metrics.skipped, api, 1);

@@ -80,8 +80,8 @@ impl Storage {
         }
     }
 
-    /// The sizes of many objects (`None` where one does not exist): on disk in one trip to a
-    /// blocking thread, in S3 with up to [`HEAD_CONCURRENCY`] requests at once.
+    /// The sizes of many objects (`None` where one does not exist), in the order given: on disk
+    /// in one trip to a blocking thread, in S3 with up to [`HEAD_CONCURRENCY`] requests at once.
     pub async fn head_many(&self, objects: Vec<String>) -> Result<Vec<(String, Option<u64>)>, StorageError> {
         match self {
             Storage::Local(local) => {
@@ -105,7 +105,7 @@ impl Storage {
                     let size = s3.head(&object).await?;
                     Ok((object, size))
                 })
-                .buffer_unordered(HEAD_CONCURRENCY)
+                .buffered(HEAD_CONCURRENCY)
                 .collect::<Vec<_>>()
                 .await
                 .into_iter()
@@ -147,10 +147,6 @@ impl Local {
         Ok(Self { root })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// `v1/<key>` is stored as `v1/<first two digits>/<key>`, so no directory grows too large.
     pub fn path(&self, object: &str) -> PathBuf {
         let (prefix, name) = object.rsplit_once('/').unwrap_or(("", object));
@@ -181,7 +177,8 @@ impl Local {
             source,
         };
         let length = file.metadata().map_err(io)?.len();
-        crate::store::touch(&path);
+        // Marks it used, for retention (best effort).
+        let _ = file.set_modified(SystemTime::now());
         Ok(Some((tokio::fs::File::from_std(file), length)))
     }
 
@@ -368,16 +365,7 @@ impl S3 {
             .await
             .map_err(|err| StorageError::Upstream(crate::error::chain(&err.without_url())))?;
         match response.status().as_u16() {
-            // From the header: `content_length()` is the size of the body this response has,
-            // and a HEAD response has none.
-            200..=299 => Ok(Some(
-                response
-                    .headers()
-                    .get(reqwest::header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0),
-            )),
+            200..=299 => Ok(Some(crate::http::content_length(response.headers()).unwrap_or(0))),
             404 => Ok(None),
             status => Err(StorageError::Upstream(format!("HEAD {object} returned {status}"))),
         }

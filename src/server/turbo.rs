@@ -169,15 +169,22 @@ async fn query(
         state.limits.max_items,
         "hashes in one query",
     )?;
-    let mut found = BTreeMap::new();
-    for hash in request.hashes {
-        let object = team.object(&hash)?;
-        let size = state.storage.head(&object).await?;
-        found.insert(
-            hash,
-            size.map(|size| serde_json::json!({"size": size, "taskDurationMs": 0, "tag": null})),
-        );
-    }
+    let objects = request
+        .hashes
+        .iter()
+        .map(|hash| team.object(hash))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sizes = state.storage.head_many(objects).await?;
+    let found: BTreeMap<String, Option<serde_json::Value>> = request
+        .hashes
+        .into_iter()
+        .zip(sizes)
+        .map(|(hash, (_, size))| {
+            let artifact =
+                size.map(|size| serde_json::json!({"size": size, "taskDurationMs": 0, "tag": null}));
+            (hash, artifact)
+        })
+        .collect();
     Ok(Json(found).into_response())
 }
 

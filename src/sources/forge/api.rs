@@ -364,13 +364,7 @@ pub async fn fetch_text(http: &HttpClient, url: &str, repo: &ForgeRepo) -> Resul
 /// An asset's size from a `HEAD` request, else from downloading it.
 pub async fn content_length(http: &HttpClient, url: &str, repo: &ForgeRepo) -> Result<u64, ForgeError> {
     let response = release_file(http, url, repo, reqwest::Method::HEAD).await?;
-    // The header, not `content_length()`: a HEAD response's body is empty by definition.
-    let length = response
-        .headers()
-        .get(reqwest::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|_| response.status().is_success());
+    let length = crate::http::content_length(response.headers()).filter(|_| response.status().is_success());
     match length {
         Some(length) => Ok(length),
         None => download_digest(http, url, repo).await.map(|(_, size)| size),
