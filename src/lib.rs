@@ -4,7 +4,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`platform`], [`version`], [`suggest`], [`env_vars`], [`fs`] | shared leaves |
+//! | [`platform`], [`version`], [`suggest`], [`env_vars`], [`fs`], [`signals`] | shared leaves |
 //! | [`manifest`] | `velo.json`: types, loading with line/column errors, in-place edits |
 //! | [`lock`] | `velo.lock`: types, canonical writer, staleness |
 //! | [`resolve`] | PubGrub resolution and conflict reports; knows no network |
@@ -39,6 +39,7 @@ pub mod run;
 pub mod server;
 pub mod settings;
 pub mod shell;
+pub mod signals;
 pub mod sources;
 pub mod store;
 pub mod suggest;

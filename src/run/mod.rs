@@ -259,7 +259,7 @@ impl Plan {
         let concurrency = options.concurrency.max(1);
         let mut stopping = false;
         let mut interrupted = false;
-        let mut signals = Signals::new();
+        let mut signals = crate::signals::Signals::new();
         loop {
             while !stopping && running.len() < concurrency {
                 let Some(next) = ready.pop_first() else { break };
@@ -960,57 +960,4 @@ fn prepare(
         env,
         project_env,
     })
-}
-
-/// Ctrl-C and SIGTERM, as a stream.
-struct Signals {
-    #[cfg(unix)]
-    interrupt: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    terminate: Option<tokio::signal::unix::Signal>,
-}
-
-impl Signals {
-    fn new() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            Self {
-                interrupt: signal(SignalKind::interrupt()).ok(),
-                terminate: signal(SignalKind::terminate()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        Self {}
-    }
-
-    async fn next(&mut self) {
-        #[cfg(unix)]
-        {
-            let interrupt = async {
-                match &mut self.interrupt {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            let terminate = async {
-                match &mut self.terminate {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = interrupt => {}
-                _ = terminate => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -365,35 +365,12 @@ fn init_logging(json: bool) {
     };
 }
 
-/// Resolves on SIGTERM or Ctrl-C (SIGINT). The handlers are installed by this call, not when the
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed by this call, not when the
 /// future is first polled, so no signal in between gets its default action.
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    let (mut term, mut interrupt) = {
-        use tokio::signal::unix::{signal, SignalKind};
-        (
-            signal(SignalKind::terminate()).ok(),
-            signal(SignalKind::interrupt()).ok(),
-        )
-    };
+    let mut signals = crate::signals::Signals::new();
     async move {
-        #[cfg(unix)]
-        {
-            async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
-                match signal {
-                    Some(signal) => {
-                        signal.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            }
-            tokio::select! {
-                _ = recv(&mut term) => {}
-                _ = recv(&mut interrupt) => {}
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
+        signals.next().await;
         tracing::info!("shutting down: finishing the requests in flight");
     }
 }
