@@ -86,7 +86,7 @@ pub fn create(
     append_bytes(&mut tar, LOG_ENTRY, log).map_err(io_error(dest))?;
     for found in outputs {
         let name = format!("{OUTPUTS_PREFIX}{}", found.relative);
-        let metadata = std::fs::symlink_metadata(&found.path).map_err(io_error(&found.path))?;
+        let metadata = found.metadata().map_err(io_error(&found.path))?;
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&metadata, tar::HeaderMode::Complete);
         header.set_uid(0);

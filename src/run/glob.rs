@@ -40,6 +40,16 @@ pub struct Found {
     pub metadata: Option<std::fs::Metadata>,
 }
 
+impl Found {
+    /// The entry's own metadata: what the walk read, else read now.
+    pub fn metadata(&self) -> std::io::Result<std::borrow::Cow<'_, std::fs::Metadata>> {
+        match &self.metadata {
+            Some(metadata) => Ok(std::borrow::Cow::Borrowed(metadata)),
+            None => std::fs::symlink_metadata(&self.path).map(std::borrow::Cow::Owned),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     File,

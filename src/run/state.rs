@@ -89,14 +89,7 @@ fn fingerprint(outputs: &[Found]) -> Option<String> {
 #[cfg(unix)]
 fn stamp(found: &Found, hasher: &mut blake3::Hasher) -> Option<()> {
     use std::os::unix::fs::MetadataExt;
-    let read;
-    let metadata = match &found.metadata {
-        Some(metadata) => metadata,
-        None => {
-            read = std::fs::symlink_metadata(&found.path).ok()?;
-            &read
-        }
-    };
+    let metadata = found.metadata().ok()?;
     hasher.update(found.relative.as_bytes());
     hasher.update(&[0]);
     hasher.update(&metadata.mode().to_le_bytes());
