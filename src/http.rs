@@ -10,7 +10,8 @@ use url::Url;
 
 use crate::settings::HttpSettings;
 
-/// The longest `Retry-After` velo waits for; longer ones fail at once with the wait in the message.
+/// The longest `Retry-After` (or forge rate-limit reset) velo waits for; longer ones fail at once
+/// with the wait in the message.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]

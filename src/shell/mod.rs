@@ -113,9 +113,9 @@ pub fn hook_output(shell: Shell, vars: &BTreeMap<String, String>, root: &Path, s
 /// The files whose changes make the hook ask again.
 pub fn watched_files(root: &Path) -> [PathBuf; 3] {
     [
-        root.join("velo.json"),
-        root.join("velo.lock"),
-        root.join(".velo").join("state.json"),
+        root.join(crate::manifest::MANIFEST_FILE),
+        root.join(crate::lock::LOCK_FILE),
+        crate::install::Layout::new(root).state_path(),
     ]
 }
 

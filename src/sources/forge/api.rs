@@ -17,9 +17,6 @@ use crate::http::HttpClient;
 /// The forge cache bucket: one file per API page, with its ETag.
 pub const FORGE_BUCKET: &str = "forge-v1";
 
-/// Waits longer than this for a rate limit to reset fail instead.
-const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
-
 /// The most pages of releases read (100 per page on GitHub: 5,000 releases).
 const MAX_PAGES: usize = 50;
 
@@ -277,7 +274,7 @@ async fn send(
         }
         if status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS {
             match rate_limit_wait(response.headers(), status) {
-                Some(wait) if wait <= MAX_RATE_LIMIT_WAIT && !waited_for_limit => {
+                Some(wait) if wait <= crate::http::MAX_RETRY_AFTER && !waited_for_limit => {
                     waited_for_limit = true;
                     tokio::time::sleep(wait).await;
                     continue;
