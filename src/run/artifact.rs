@@ -3,18 +3,19 @@
 //! directories and symlinks with their modes and modification times, relative to the task's
 //! member).
 //!
-//! Restoring refuses entries that would land outside the member directory, be written through
-//! a symlink, or be symlinks pointing outside the workspace, whatever the artifact says.
+//! The metadata comes first, so a restore knows the artifact's key before it reads anything else.
+//! Restoring is two passes over the archive: the first reads and checks every entry
+//! ([`super::restore`]) and writes nothing; the second writes, never through a symlink.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::{Component, Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::glob::{Found, Kind};
+use super::glob::{Found, Globs, Kind};
+use super::restore::{self, Node};
 
 pub const ARTIFACT_FORMAT: &str = "velo-task-artifact-v1";
 const META_ENTRY: &str = "velo-task.json";
@@ -46,6 +47,35 @@ pub enum ArtifactError {
     SymlinkEscapes { entry: String, target: String },
     #[error("the cache artifact is corrupt: {0}")]
     Corrupt(String),
+    #[error("the cache artifact is for key {found}, not {expected}")]
+    WrongKey { expected: String, found: String },
+    /// The artifact holds what a restore may not write (outside the outputs, a symlink out).
+    #[error("the cache artifact is refused: {0}")]
+    Refused(String),
+    /// The project stands in the way (a symlink where an output's directory goes).
+    #[error("{0}")]
+    Blocked(String),
+}
+
+impl ArtifactError {
+    /// Whether the artifact's bytes are bad (so its cache entry is worth nothing), rather than
+    /// the project or the file system being in the way.
+    pub fn is_bad_artifact(&self) -> bool {
+        matches!(
+            self,
+            ArtifactError::Corrupt(_) | ArtifactError::WrongKey { .. } | ArtifactError::Refused(_)
+        )
+    }
+}
+
+impl From<restore::Refusal> for ArtifactError {
+    fn from(refusal: restore::Refusal) -> Self {
+        match refusal {
+            restore::Refusal::Artifact(why) => ArtifactError::Refused(why),
+            restore::Refusal::Project(why) => ArtifactError::Blocked(why),
+            restore::Refusal::Io { path, source } => ArtifactError::Io { path, source },
+        }
+    }
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ArtifactError + '_ {
@@ -167,101 +197,153 @@ pub struct Restored {
     pub in_place: bool,
 }
 
+/// One output entry as the first pass read it.
+struct Planned {
+    relative: String,
+    node: Node,
+    mode: u32,
+    mtime: u64,
+}
+
 /// Unpack the outputs of `artifact` (already verified by its digest) into `member_dir`, over
-/// whatever is there. Symlinks may point anywhere inside `root`.
-pub fn restore(artifact: &Path, member_dir: &Path, root: &Path) -> Result<Restored, ArtifactError> {
+/// whatever is there. Nothing is written until the whole artifact has been read and checked
+/// (see [`super::restore`]): its metadata must come first and name `key`, and every entry must be
+/// one of `outputs`; symlinks may point anywhere inside `root`.
+pub fn restore(
+    artifact: &Path,
+    key: &str,
+    member_dir: &Path,
+    root: &Path,
+    outputs: &Globs,
+) -> Result<Restored, ArtifactError> {
     let corrupt = |what: String| ArtifactError::Corrupt(what);
-    let mut archive = open(artifact)?;
-    let mut meta: Option<ArtifactMeta> = None;
-    let mut log = Vec::new();
-    let mut files = 0;
-    let mut safe_dirs: HashSet<PathBuf> = HashSet::new();
-    let mut dir_modes: Vec<(PathBuf, u32, u64)> = Vec::new();
-    let entries = archive
+    let mut file = File::open(artifact).map_err(io_error(artifact))?;
+    // First pass: read and check everything, write nothing.
+    let mut archive = tar::Archive::new(zstd::Decoder::new(&file).map_err(io_error(artifact))?);
+    let mut entries = archive
         .entries()
         .map_err(|err| corrupt(format!("cannot read the archive: {err}")))?;
-    for entry in entries {
+    let meta = match entries.next() {
+        Some(entry) => {
+            let mut entry = entry.map_err(|err| corrupt(format!("cannot read an entry: {err}")))?;
+            if entry.path_bytes().as_ref() != META_ENTRY.as_bytes() {
+                return Err(corrupt(format!("its first entry is not `{META_ENTRY}`")));
+            }
+            parse_meta(&read_entry(&mut entry, MAX_META, artifact)?)?
+        }
+        None => return Err(corrupt(format!("no `{META_ENTRY}`"))),
+    };
+    if meta.key != key {
+        return Err(ArtifactError::WrongKey {
+            expected: key.to_string(),
+            found: restore::shown(&meta.key),
+        });
+    }
+    let mut log = Vec::new();
+    let mut planned: Vec<Planned> = Vec::new();
+    let mut tree: BTreeMap<String, Node> = BTreeMap::new();
+    for (index, entry) in entries.enumerate() {
         let mut entry = entry.map_err(|err| corrupt(format!("cannot read an entry: {err}")))?;
         let name = String::from_utf8(entry.path_bytes().into_owned())
             .map_err(|_| corrupt("an entry name is not UTF-8".to_string()))?;
-        match name.as_str() {
-            META_ENTRY => {
-                meta = Some(parse_meta(&read_entry(&mut entry, MAX_META, artifact)?)?);
-                continue;
-            }
-            LOG_ENTRY => {
-                log = read_entry(&mut entry, MAX_LOG, artifact)?;
-                continue;
-            }
-            _ => {}
+        if index == 0 && name == LOG_ENTRY {
+            log = read_entry(&mut entry, MAX_LOG, artifact)?;
+            continue;
         }
         let Some(relative) = name.strip_prefix(OUTPUTS_PREFIX) else {
-            return Err(corrupt(format!("unexpected entry `{name}`")));
+            return Err(corrupt(format!("unexpected entry `{}`", restore::shown(&name))));
         };
-        let relative = relative.trim_end_matches('/');
-        let target = safe_join(member_dir, relative)
-            .ok_or_else(|| corrupt(format!("entry `{name}` is not a plain relative path")))?;
-        let parent = target.parent().unwrap_or(member_dir);
-        ensure_real_dirs(member_dir, parent, &mut safe_dirs)?;
+        let relative = relative.strip_suffix('/').unwrap_or(relative).to_string();
+        restore::check_entry(&relative, outputs)?;
         let header = entry.header();
         let mode = header.mode().unwrap_or(0o644) & 0o7777;
         let mtime = header.mtime().unwrap_or(0);
-        match header.entry_type() {
-            tar::EntryType::Directory => {
-                if let Ok(existing) = std::fs::symlink_metadata(&target) {
-                    if !existing.is_dir() {
-                        crate::fs::remove_any(&target).map_err(io_error(&target))?;
-                    }
-                }
-                std::fs::create_dir_all(&target).map_err(io_error(&target))?;
-                safe_dirs.insert(target.clone());
-                dir_modes.push((target, mode, mtime));
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                remove_existing(&target)?;
-                let mut out = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&target)
-                    .map_err(io_error(&target))?;
-                io::copy(&mut entry, &mut out).map_err(io_error(&target))?;
-                set_mode(&out, mode).map_err(io_error(&target))?;
-                out.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime))
-                    .map_err(io_error(&target))?;
-                files += 1;
-            }
+        let node = match header.entry_type() {
+            tar::EntryType::Directory => Node::Dir,
+            tar::EntryType::Regular | tar::EntryType::Continuous => Node::File,
             tar::EntryType::Symlink => {
-                let link = entry
+                let target = entry
                     .link_name()
-                    .map_err(|err| corrupt(format!("entry `{name}`: {err}")))?
-                    .ok_or_else(|| corrupt(format!("symlink `{name}` has no target")))?
+                    .map_err(|err| corrupt(format!("entry `{}`: {err}", restore::shown(&name))))?
+                    .filter(|target| !target.as_os_str().is_empty())
+                    .ok_or_else(|| corrupt(format!("symlink `{}` has no target", restore::shown(&name))))?
                     .into_owned();
-                check_link(relative, member_dir, &link, root)?;
-                remove_existing(&target)?;
-                crate::store::symlink(&link, &target).map_err(io_error(&target))?;
-                files += 1;
+                Node::Link(target)
             }
             other => {
                 return Err(corrupt(format!(
-                    "entry `{name}` has the unsupported type {other:?}"
+                    "entry `{}` has the unsupported type {other:?}",
+                    restore::shown(&name)
                 )));
+            }
+        };
+        if tree.insert(relative.clone(), node.clone()).is_some() {
+            return Err(ArtifactError::Refused(format!(
+                "entry `{}` appears more than once",
+                restore::shown(&name)
+            )));
+        }
+        planned.push(Planned {
+            relative,
+            node,
+            mode,
+            mtime,
+        });
+    }
+    restore::check_tree(&tree, member_dir, root)?;
+
+    // Second pass, over the same open file: write what was checked.
+    file.seek(SeekFrom::Start(0)).map_err(io_error(artifact))?;
+    let mut archive = tar::Archive::new(zstd::Decoder::new(&file).map_err(io_error(artifact))?);
+    let entries = archive
+        .entries()
+        .map_err(|err| corrupt(format!("cannot read the archive: {err}")))?;
+    let mut writer = restore::Writer::new(member_dir, outputs);
+    let mut planned = planned.into_iter();
+    let mut files = 0;
+    for entry in entries {
+        let mut entry = entry.map_err(|err| corrupt(format!("cannot read an entry: {err}")))?;
+        if !entry.path_bytes().starts_with(OUTPUTS_PREFIX.as_bytes()) {
+            continue;
+        }
+        let Some(next) = planned.next() else {
+            return Err(changed(artifact));
+        };
+        let name = entry.path_bytes();
+        let name = name.strip_prefix(OUTPUTS_PREFIX.as_bytes()).unwrap_or(&name);
+        if name.strip_suffix(b"/").unwrap_or(name) != next.relative.as_bytes() {
+            return Err(changed(artifact));
+        }
+        match &next.node {
+            Node::Dir => writer.dir(&next.relative, next.mode, next.mtime)?,
+            Node::File => {
+                writer.file(&next.relative, &mut entry, next.mode, next.mtime)?;
+                files += 1;
+            }
+            Node::Link(target) => {
+                writer.symlink(&next.relative, target)?;
+                files += 1;
             }
         }
     }
-    // Directory modes last: a read-only directory must not stop its own contents being written.
-    for (dir, mode, mtime) in dir_modes.into_iter().rev() {
-        if let Ok(handle) = File::open(&dir) {
-            let _ = handle.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime));
-            let _ = set_mode(&handle, mode);
-        }
+    writer.finish();
+    if planned.next().is_some() {
+        return Err(changed(artifact));
     }
-    let meta = meta.ok_or_else(|| corrupt(format!("no `{META_ENTRY}`")))?;
     Ok(Restored {
         meta,
         log,
         files,
         in_place: false,
     })
+}
+
+/// The artifact read differently the second time (it was replaced in place while restoring).
+fn changed(artifact: &Path) -> ArtifactError {
+    ArtifactError::Io {
+        path: artifact.to_path_buf(),
+        source: io::Error::other("the artifact changed while it was restored"),
+    }
 }
 
 /// Only the metadata and the log, for a hit whose outputs are already in place.
@@ -317,84 +399,13 @@ fn parse_meta(text: &[u8]) -> Result<ArtifactMeta, ArtifactError> {
     Ok(parsed)
 }
 
-/// `base/relative` when `relative` is only plain names.
-fn safe_join(base: &Path, relative: &str) -> Option<PathBuf> {
-    if relative.is_empty() {
-        return None;
-    }
-    let path = Path::new(relative);
-    path.components()
-        .all(|c| matches!(c, Component::Normal(_)))
-        .then(|| base.join(path))
-}
-
-/// Every directory from `base` down to `dir` is a real directory (created if missing), never a
-/// symlink that would carry writes elsewhere.
-fn ensure_real_dirs(base: &Path, dir: &Path, safe: &mut HashSet<PathBuf>) -> Result<(), ArtifactError> {
-    if dir == base || safe.contains(dir) {
-        return Ok(());
-    }
-    let relative = dir.strip_prefix(base).unwrap_or(dir);
-    let mut current = base.to_path_buf();
-    for component in relative.components() {
-        current.push(component);
-        if safe.contains(&current) {
-            continue;
-        }
-        match std::fs::symlink_metadata(&current) {
-            Ok(metadata) if metadata.file_type().is_symlink() => {
-                return Err(ArtifactError::Corrupt(format!(
-                    "restoring would write through the symlink `{}`",
-                    current.display()
-                )));
-            }
-            Ok(metadata) if metadata.is_dir() => {}
-            Ok(_) => crate::fs::remove_any(&current).map_err(io_error(&current))?,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(err) => return Err(io_error(&current)(err)),
-        }
-        if !current.is_dir() {
-            std::fs::create_dir(&current).map_err(io_error(&current))?;
-        }
-        safe.insert(current.clone());
-    }
-    Ok(())
-}
-
-fn remove_existing(target: &Path) -> Result<(), ArtifactError> {
-    match std::fs::symlink_metadata(target) {
-        Ok(_) => crate::fs::remove_any(target).map_err(io_error(target)),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(err) => Err(io_error(target)(err)),
-    }
-}
-
-/// A symlink at `member_dir/entry` pointing to `target` must be relative and stay inside `root`.
+/// A symlink at `member_dir/entry` pointing to `target` must stay inside `root`, following
+/// the symlinks on disk as the restore would ([`restore::resolve_link`]).
 fn check_link(entry: &str, member_dir: &Path, target: &Path, root: &Path) -> Result<(), ArtifactError> {
     let escapes = || ArtifactError::SymlinkEscapes {
         entry: entry.to_string(),
         target: target.display().to_string(),
     };
-    if target.has_root() {
-        return Err(escapes());
-    }
-    let link_dir = member_dir.join(entry);
-    let link_dir = link_dir.parent().unwrap_or(member_dir);
-    let resolved = crate::fs::normalize(&link_dir.join(target));
-    if resolved.starts_with(crate::fs::normalize(root)) {
-        Ok(())
-    } else {
-        Err(escapes())
-    }
-}
-
-#[cfg(unix)]
-fn set_mode(file: &File, mode: u32) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_: &File, _: u32) -> io::Result<()> {
-    Ok(())
+    let member = member_dir.strip_prefix(root).map_err(|_| escapes())?;
+    restore::resolve_link(root, member, entry, target, &|_| None).map_err(|_| escapes())
 }

@@ -14,6 +14,8 @@ use super::glob::Found;
 pub const TASKS_BUCKET: &str = "tasks-v1";
 const ARTIFACT: &str = "artifact.tar.zst";
 const SIDECAR: &str = "artifact.json";
+/// How long to wait before reading an entry again that seemed to change while it was read.
+const RECHECK: std::time::Duration = std::time::Duration::from_millis(20);
 
 #[derive(Debug, Clone)]
 pub struct TaskCache {
@@ -32,6 +34,8 @@ pub enum Lookup {
     Miss,
     /// The entry exists but does not match its recorded digest (it has been removed).
     Corrupt(String),
+    /// The entry exists but cannot be read (permissions, I/O): a miss; the entry is kept.
+    Unreadable(String),
 }
 
 impl TaskCache {
@@ -57,49 +61,79 @@ impl TaskCache {
         self.entry(key).join(SIDECAR).is_file()
     }
 
-    /// Find `key` and verify the artifact against its digest; a damaged entry is deleted.
+    /// Find `key` and verify the artifact against its digest. Only an entry verified to be
+    /// damaged is deleted: one that cannot be read is a miss, and one that changed while it was
+    /// read (another run replacing it with `--force`) is read again.
     pub fn lookup(&self, key: &str) -> Lookup {
         let entry = self.entry(key);
-        let sidecar = match std::fs::read(entry.join(SIDECAR)) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !entry.exists() => return Lookup::Miss,
-            Err(err) => return self.discard(&entry, format!("cannot read its digest: {err}")),
-        };
-        let Ok(sidecar) = serde_json::from_slice::<Written>(&sidecar) else {
-            return self.discard(&entry, "its digest file is damaged".to_string());
-        };
-        let artifact = entry.join(ARTIFACT);
-        if self.verified.lock().expect("not poisoned").contains(key) {
-            // Written or downloaded by this process, and checked as it was.
-            crate::store::touch(&entry);
-            return Lookup::Hit(artifact);
-        }
-        match artifact::digest_file(&artifact) {
-            Ok((blake3, size)) if blake3 == sidecar.blake3 && size == sidecar.size => {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let sidecar_bytes = match std::fs::read(entry.join(SIDECAR)) {
+                Ok(bytes) => bytes,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    if !entry.exists() {
+                        return Lookup::Miss;
+                    }
+                    // An entry is renamed in whole, so one without a digest is damaged, unless
+                    // another run is removing it right now.
+                    if tries < 3 {
+                        std::thread::sleep(RECHECK);
+                        continue;
+                    }
+                    return self.discard(key, "its digest file is missing".to_string());
+                }
+                Err(err) => return Lookup::Unreadable(format!("cannot read its digest: {err}")),
+            };
+            let Ok(sidecar) = serde_json::from_slice::<Written>(&sidecar_bytes) else {
+                return self.discard(key, "its digest file is damaged".to_string());
+            };
+            let artifact = entry.join(ARTIFACT);
+            if self.verified.lock().expect("not poisoned").contains(key) {
+                // Written or downloaded by this process, and checked as it was.
                 crate::store::touch(&entry);
-                Lookup::Hit(artifact)
+                return Lookup::Hit(artifact);
             }
-            Ok((blake3, size)) => self.discard(
-                &entry,
-                format!(
+            let reason = match artifact::digest_file(&artifact) {
+                Ok((blake3, size)) if blake3 == sidecar.blake3 && size == sidecar.size => {
+                    crate::store::touch(&entry);
+                    return Lookup::Hit(artifact);
+                }
+                Ok((blake3, size)) => format!(
                     "its artifact has blake3 {blake3} ({size} bytes), expected {} ({} bytes)",
                     sidecar.blake3, sidecar.size
                 ),
-            ),
-            // Removed by a concurrent prune between the two reads.
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !entry.exists() => Lookup::Miss,
-            Err(err) => self.discard(&entry, format!("cannot read its artifact: {err}")),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    if !entry.exists() {
+                        // Removed by a concurrent prune between the two reads.
+                        return Lookup::Miss;
+                    }
+                    "its artifact is missing".to_string()
+                }
+                Err(err) => return Lookup::Unreadable(format!("cannot read its artifact: {err}")),
+            };
+            // The digest and the artifact disagree: damage only if the digest read is still the
+            // entry's (a concurrent replacement changes both).
+            let stable = std::fs::read(entry.join(SIDECAR)).is_ok_and(|now| now == sidecar_bytes);
+            if stable || tries >= 3 {
+                return self.discard(key, reason);
+            }
+            std::thread::sleep(RECHECK);
         }
     }
 
-    /// Remove a damaged entry, reporting why.
-    fn discard(&self, entry: &Path, reason: String) -> Lookup {
-        let _ = crate::fs::remove_any(entry);
+    /// Remove a damaged entry, reporting why. It is renamed aside first, so no reader ever
+    /// sees half of it.
+    fn discard(&self, key: &str, reason: String) -> Lookup {
+        self.remove(key);
         Lookup::Corrupt(reason)
     }
 
     pub fn remove(&self, key: &str) {
-        let _ = crate::fs::remove_any(&self.entry(key));
+        let aside = self.dir.join(format!(".tmp-discard-{:016x}", fastrand::u64(..)));
+        if std::fs::rename(self.entry(key), &aside).is_ok() {
+            let _ = crate::fs::remove_any(&aside);
+        }
     }
 
     /// Archive `outputs` and `log` under `key`. Returns the artifact's path and digest (the

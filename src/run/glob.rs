@@ -176,6 +176,12 @@ impl Globs {
             } else {
                 dir.join(base)
             };
+            // A base behind a symlink (`dist -> /elsewhere` for `dist/js/**`) is not walked:
+            // what it matched would be outside the directory, and outputs found there would be
+            // archived and, before a restore, deleted.
+            if !below_real_dirs(dir, base) {
+                continue;
+            }
             let Ok(metadata) = std::fs::symlink_metadata(&start) else {
                 continue;
             };
@@ -322,6 +328,18 @@ fn literal_prefix(pattern: &str) -> String {
         parts.push(part);
     }
     parts.join("/")
+}
+
+/// Whether every directory between `dir` and `dir/relative` is a real directory, not a symlink.
+fn below_real_dirs(dir: &Path, relative: &str) -> bool {
+    let Some((parents, _)) = relative.rsplit_once('/') else {
+        return true;
+    };
+    let mut path = dir.to_path_buf();
+    parents.split('/').all(|part| {
+        path.push(part);
+        std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir())
+    })
 }
 
 /// Whether relative path `path` is `base` or below it.

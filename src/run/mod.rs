@@ -16,6 +16,7 @@ pub mod graph;
 pub mod key;
 pub mod process;
 pub mod remote;
+pub mod restore;
 pub mod state;
 pub mod workspace;
 
@@ -700,6 +701,9 @@ impl Plan {
         let artifact = match cache.lookup(key) {
             Lookup::Hit(artifact) => artifact,
             Lookup::Miss => return Ok(None),
+            Lookup::Unreadable(reason) => {
+                return Err(format!("the cached result could not be read ({reason})"));
+            }
             Lookup::Corrupt(reason) => {
                 return Err(format!(
                     "the cached result was corrupt ({reason}) and has been discarded"
@@ -711,8 +715,10 @@ impl Plan {
         let member = &self.workspace.members[node.member];
         let dir = &member.dir;
         let walk = output_walk(&task.walk);
-        let present = task.outputs.walk(dir, &walk);
-        if self.state.unchanged(&member.relative, &node.name, key, &present) {
+        if self
+            .state
+            .unchanged(&member.relative, &node.name, key, &task.outputs.walk(dir, &walk))
+        {
             // The outputs are already the ones this result holds.
             if let Ok((meta, log)) = artifact::read_log(&artifact) {
                 if meta.key == key {
@@ -726,28 +732,38 @@ impl Plan {
             }
         }
         self.state.forget(&member.relative, &node.name);
-        // Outputs from an earlier run that the cached result may not contain.
-        for found in &present {
-            if found.kind != Kind::Dir {
-                let _ = crate::fs::remove_any(&found.path);
+        // Two tries: another `velo run` in this project may be restoring the same outputs, and
+        // files changing underneath are no fault of the artifact.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            // Outputs from an earlier run that the cached result may not contain.
+            for found in task.outputs.walk(dir, &walk) {
+                if found.kind != Kind::Dir {
+                    let _ = crate::fs::remove_any(&found.path);
+                }
             }
-        }
-        match artifact::restore(&artifact, dir, &self.workspace.root) {
-            Ok(restored) if restored.meta.key == key => {
-                let restored_outputs = task.outputs.walk(dir, &walk);
-                self.state
-                    .record(&member.relative, &node.name, key, &restored_outputs);
-                Ok(Some(restored))
-            }
-            Ok(_) => {
-                cache.remove(key);
-                Err("the cached result belongs to another key and has been discarded".to_string())
-            }
-            Err(err) => {
-                cache.remove(key);
-                Err(format!(
-                    "the cached result could not be restored ({err}) and has been discarded"
-                ))
+            match artifact::restore(&artifact, key, dir, &self.workspace.root, &task.outputs) {
+                Ok(restored) => {
+                    let restored_outputs = task.outputs.walk(dir, &walk);
+                    self.state
+                        .record(&member.relative, &node.name, key, &restored_outputs);
+                    return Ok(Some(restored));
+                }
+                // Only an artifact that is bad in itself is discarded.
+                Err(err) if err.is_bad_artifact() => {
+                    cache.remove(key);
+                    return Err(format!(
+                        "the cached result could not be restored ({err}) and has been discarded"
+                    ));
+                }
+                Err(_) if tries < 2 => continue,
+                Err(err) => {
+                    return Err(format!(
+                        "the cached result could not be restored ({})",
+                        crate::error::chain(&err)
+                    ))
+                }
             }
         }
     }

@@ -1,0 +1,493 @@
+//! Putting a task artifact's outputs in place without trusting the artifact. An artifact is
+//! hostile input wherever it came from: a remote (signed or not) or the local cache (whose
+//! entries may have come from a remote).
+//!
+//! [`check_entry`] and [`check_tree`] run over every entry before anything is written: an entry
+//! must be a plain relative path matched by the task's output globs (never in `.git` or `.velo`),
+//! appear once, not sit beneath another entry that is not a directory, and every symlink must
+//! resolve inside the workspace, following the artifact's own links and those already on disk
+//! ([`resolve_link`], which `velo run` also applies when archiving). [`Writer`] then writes
+//! without following a symlink: every parent below the member directory is checked with
+//! `symlink_metadata` (one that is an output is replaced, any other refuses the restore), files
+//! and links are made beside their target and renamed over it, and directory modes and times are
+//! set through a handle opened with `O_NOFOLLOW`.
+//!
+//! These no-follow checks are the task cache's own; `crate::fs` is gaining a shared no-follow
+//! mechanism, and they are meant to move onto it.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::glob::Globs;
+
+/// What an entry (or a path on disk) is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    File,
+    Dir,
+    Link(PathBuf),
+}
+
+/// Why a restore cannot go ahead.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The artifact itself is unacceptable, whatever is on disk.
+    Artifact(String),
+    /// What is on disk in the project stands in the way (a symlink where a directory must be).
+    Project(String),
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+/// Directories an artifact never writes into, whatever the outputs say.
+const NEVER_RESTORED: [&str; 2] = [".git", ".velo"];
+
+/// A name from an artifact, fit to print: control characters escaped, and not too long.
+pub fn shown(name: &str) -> String {
+    let escaped: String = name.escape_debug().collect();
+    match escaped.char_indices().nth(200) {
+        Some((end, _)) => format!("{}…", &escaped[..end]),
+        None => escaped,
+    }
+}
+
+/// Check one output entry's path (relative to the member, without the `outputs/` prefix).
+pub fn check_entry(relative: &str, outputs: &Globs) -> Result<(), Refusal> {
+    let refuse = |why: &str| Refusal::Artifact(format!("entry `outputs/{}` {why}", shown(relative)));
+    let plain = !relative.is_empty()
+        && Path::new(relative)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+        && !relative.contains('\\');
+    if !plain {
+        return Err(refuse("is not a plain relative path"));
+    }
+    if relative.split('/').any(|part| NEVER_RESTORED.contains(&part)) {
+        return Err(refuse("is inside `.git` or `.velo`"));
+    }
+    if !outputs.is_match(relative) {
+        return Err(refuse("is not one of the task's outputs"));
+    }
+    Ok(())
+}
+
+/// Check the whole set of entries: none beneath a file or symlink of the artifact, and every
+/// symlink resolving inside `root` (through the artifact's links and those already on disk).
+pub fn check_tree(entries: &BTreeMap<String, Node>, member_dir: &Path, root: &Path) -> Result<(), Refusal> {
+    for relative in entries.keys() {
+        let mut prefix = String::new();
+        for part in relative
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map_or(&[][..], |(_, p)| p)
+        {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            match entries.get(&prefix) {
+                Some(Node::Dir) | None => {}
+                Some(_) => {
+                    return Err(Refusal::Artifact(format!(
+                        "entry `outputs/{}` is inside `outputs/{}`, which is not a directory",
+                        shown(relative),
+                        shown(&prefix)
+                    )))
+                }
+            }
+        }
+    }
+    let member = member_dir
+        .strip_prefix(root)
+        .map_err(|_| Refusal::Project(format!("`{}` is outside the workspace", member_dir.display())))?;
+    let overlay = |path: &Path| -> Option<Node> {
+        let relative = path.strip_prefix(member).ok()?.to_str()?;
+        entries.get(relative).cloned()
+    };
+    for (relative, node) in entries {
+        if let Node::Link(target) = node {
+            resolve_link(root, member, relative, target, &overlay).map_err(|err| {
+                let what = format!(
+                    "symlink `outputs/{}` -> `{}` {}",
+                    shown(relative),
+                    shown(&target.to_string_lossy()),
+                    err.reason
+                );
+                if err.via_disk {
+                    Refusal::Project(format!("{what} (through a symlink in the project)"))
+                } else {
+                    Refusal::Artifact(what)
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Why a symlink's target is refused.
+#[derive(Debug)]
+pub struct LinkError {
+    pub reason: &'static str,
+    /// A symlink already on disk took part (so the artifact alone is not to blame).
+    pub via_disk: bool,
+}
+
+/// Symlinks followed before a target counts as a loop (as Linux's `MAXSYMLINKS`).
+const MAX_HOPS: usize = 40;
+
+enum Step {
+    Up,
+    Name(OsString),
+}
+
+/// Follow the symlink `member/relative -> target` (paths relative to `root`) to where it
+/// leads, through the links `overlay` knows (the artifact's) and, elsewhere, those on disk
+/// (never following one to look). `Ok` when it stays inside `root`. The link's own parents are
+/// taken as the real directories the restore makes them.
+pub fn resolve_link(
+    root: &Path,
+    member: &Path,
+    relative: &str,
+    target: &Path,
+    overlay: &dyn Fn(&Path) -> Option<Node>,
+) -> Result<(), LinkError> {
+    let mut resolver = Resolver {
+        root,
+        overlay,
+        here: Vec::new(),
+        fresh: None,
+        hops: 0,
+        via_disk: false,
+    };
+    // The member directory itself may sit behind symlinks on disk.
+    resolver.follow(member)?;
+    let parent = Path::new(relative).parent().unwrap_or(Path::new(""));
+    resolver
+        .here
+        .extend(parent.components().map(|c| c.as_os_str().to_os_string()));
+    resolver.fresh = None;
+    resolver.follow(target)
+}
+
+struct Resolver<'a> {
+    root: &'a Path,
+    overlay: &'a dyn Fn(&Path) -> Option<Node>,
+    /// Where the walk is, as names below `root`.
+    here: Vec<OsString>,
+    /// From this depth down nothing is on disk yet (a directory the restore creates): only the
+    /// artifact counts.
+    fresh: Option<usize>,
+    hops: usize,
+    via_disk: bool,
+}
+
+impl Resolver<'_> {
+    fn error(&self, reason: &'static str) -> LinkError {
+        LinkError {
+            reason,
+            via_disk: self.via_disk,
+        }
+    }
+
+    fn follow(&mut self, path: &Path) -> Result<(), LinkError> {
+        let mut pending = VecDeque::new();
+        self.prepend(&mut pending, path)?;
+        while let Some(step) = pending.pop_front() {
+            let name = match step {
+                Step::Up => {
+                    if self.here.pop().is_none() {
+                        return Err(self.error("leads outside the project"));
+                    }
+                    if self.fresh.is_some_and(|depth| self.here.len() < depth) {
+                        self.fresh = None;
+                    }
+                    continue;
+                }
+                Step::Name(name) => name,
+            };
+            self.here.push(name);
+            let path: PathBuf = self.here.iter().collect();
+            let node = match (self.overlay)(&path) {
+                Some(node) => {
+                    if node == Node::Dir && self.fresh.is_none() && !is_real_dir(&self.root.join(&path)) {
+                        self.fresh = Some(self.here.len());
+                    }
+                    node
+                }
+                None if self.fresh.is_some() => Node::Dir,
+                None => match std::fs::symlink_metadata(self.root.join(&path)) {
+                    Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(self.root.join(&path)) {
+                        Ok(target) => {
+                            self.via_disk = true;
+                            Node::Link(target)
+                        }
+                        Err(_) => Node::File,
+                    },
+                    Ok(m) if m.is_dir() => Node::Dir,
+                    Ok(_) => Node::File,
+                    // Nothing there: the rest is names in a directory that does not exist.
+                    Err(_) => {
+                        self.fresh = Some(self.here.len());
+                        Node::Dir
+                    }
+                },
+            };
+            if let Node::Link(target) = node {
+                self.hops += 1;
+                if self.hops > MAX_HOPS {
+                    return Err(self.error("is a loop of symlinks"));
+                }
+                self.here.pop();
+                if self.fresh.is_some_and(|depth| self.here.len() < depth) {
+                    self.fresh = None;
+                }
+                self.prepend(&mut pending, &target)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Put `path`'s steps in front of `pending`.
+    fn prepend(&self, pending: &mut VecDeque<Step>, path: &Path) -> Result<(), LinkError> {
+        let mut steps = Vec::new();
+        for component in path.components() {
+            match component {
+                Component::Prefix(_) | Component::RootDir => return Err(self.error("is absolute")),
+                Component::CurDir => {}
+                Component::ParentDir => steps.push(Step::Up),
+                Component::Normal(name) => steps.push(Step::Name(name.to_os_string())),
+            }
+        }
+        for step in steps.into_iter().rev() {
+            pending.push_front(step);
+        }
+        Ok(())
+    }
+}
+
+fn is_real_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// Writes checked entries below a member directory, never through a symlink.
+pub struct Writer<'a> {
+    member_dir: &'a Path,
+    outputs: &'a Globs,
+    /// Directories below the member directory known to be real (made or checked by this writer).
+    real: HashSet<String>,
+    /// Directory modes and times, set last: a read-only directory must not stop its own
+    /// contents being written.
+    dirs: Vec<(PathBuf, u32, u64)>,
+}
+
+fn io_refusal(path: &Path) -> impl FnOnce(io::Error) -> Refusal + '_ {
+    move |source| Refusal::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(member_dir: &'a Path, outputs: &'a Globs) -> Self {
+        Self {
+            member_dir,
+            outputs,
+            real: HashSet::new(),
+            dirs: Vec::new(),
+        }
+    }
+
+    pub fn file(
+        &mut self,
+        relative: &str,
+        contents: &mut impl Read,
+        mode: u32,
+        mtime: u64,
+    ) -> Result<(), Refusal> {
+        let parent = self.parent(relative)?;
+        let target = self.member_dir.join(relative);
+        self.clear_dir(&target, relative)?;
+        let mut temp = tempfile::Builder::new()
+            .prefix(".velo-restore-")
+            .tempfile_in(&parent)
+            .map_err(io_refusal(&parent))?;
+        io::copy(contents, temp.as_file_mut()).map_err(io_refusal(&target))?;
+        set_mode(temp.as_file(), mode).map_err(io_refusal(&target))?;
+        temp.as_file()
+            .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime))
+            .map_err(io_refusal(&target))?;
+        // A rename replaces a file or symlink at the target; it never follows one.
+        temp.persist(&target).map_err(|err| Refusal::Io {
+            path: target.clone(),
+            source: err.error,
+        })?;
+        Ok(())
+    }
+
+    pub fn symlink(&mut self, relative: &str, link: &Path) -> Result<(), Refusal> {
+        let parent = self.parent(relative)?;
+        let target = self.member_dir.join(relative);
+        self.clear_dir(&target, relative)?;
+        let mut tries = 0;
+        let temp = loop {
+            let temp = parent.join(format!(".velo-restore-{:016x}", fastrand::u64(..)));
+            match crate::store::symlink(link, &temp) {
+                Ok(()) => break temp,
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists && tries < 8 => tries += 1,
+                Err(err) => return Err(io_refusal(&target)(err)),
+            }
+        };
+        std::fs::rename(&temp, &target).map_err(|err| {
+            let _ = std::fs::remove_file(&temp);
+            io_refusal(&target)(err)
+        })
+    }
+
+    pub fn dir(&mut self, relative: &str, mode: u32, mtime: u64) -> Result<(), Refusal> {
+        self.parent(relative)?;
+        let target = self.member_dir.join(relative);
+        self.real_dir(&target, relative, true)?;
+        self.dirs.push((target, mode, mtime));
+        Ok(())
+    }
+
+    /// Set the directories' modes and times, deepest first, through handles that cannot be
+    /// symlinks.
+    pub fn finish(self) {
+        for (dir, mode, mtime) in self.dirs.into_iter().rev() {
+            if let Ok(handle) = open_dir_nofollow(&dir) {
+                let _ = handle.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime));
+                let _ = set_mode(&handle, mode);
+            }
+        }
+    }
+
+    /// Make every directory above `relative` real, and return the innermost one.
+    fn parent(&mut self, relative: &str) -> Result<PathBuf, Refusal> {
+        let parts: Vec<&str> = relative.split('/').collect();
+        let mut prefix = String::new();
+        for part in &parts[..parts.len() - 1] {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            if !self.real.contains(&prefix) {
+                let path = self.member_dir.join(&prefix);
+                let replace = self.outputs.is_match(&prefix);
+                self.real_dir(&path, &prefix, replace)?;
+            }
+        }
+        Ok(match relative.rsplit_once('/') {
+            Some((parent, _)) => self.member_dir.join(parent),
+            None => self.member_dir.to_path_buf(),
+        })
+    }
+
+    /// Make `path` a real directory. Something else there is replaced when it is an output
+    /// (`replace`), and otherwise refuses the restore.
+    fn real_dir(&mut self, path: &Path, relative: &str, replace: bool) -> Result<(), Refusal> {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                if !replace {
+                    let what = if m.file_type().is_symlink() {
+                        "a symlink"
+                    } else {
+                        "not a directory"
+                    };
+                    return Err(Refusal::Project(format!(
+                        "`{}` is {what}, and restoring never writes through one or replaces what is not an output",
+                        path.display()
+                    )));
+                }
+                // `remove_file` removes a symlink itself, never what it points at.
+                std::fs::remove_file(path).map_err(io_refusal(path))?;
+                create_dir(path)?;
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => create_dir(path)?,
+            Err(err) => return Err(io_refusal(path)(err)),
+        }
+        self.real.insert(relative.to_string());
+        Ok(())
+    }
+
+    /// Remove a directory where a file or symlink is to go, when everything in it is an output.
+    fn clear_dir(&self, path: &Path, relative: &str) -> Result<(), Refusal> {
+        if !is_real_dir(path) {
+            return Ok(());
+        }
+        if let Some(kept) = self.first_non_output(path, relative) {
+            return Err(Refusal::Project(format!(
+                "`{}` is in the way of an output and holds `{}`, which is not one",
+                path.display(),
+                kept.display()
+            )));
+        }
+        // `remove_dir_all` does not follow the symlinks inside.
+        std::fs::remove_dir_all(path).map_err(io_refusal(path))
+    }
+
+    fn first_non_output(&self, dir: &Path, relative: &str) -> Option<PathBuf> {
+        let entries = std::fs::read_dir(dir).ok()?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                return Some(path);
+            };
+            let child = format!("{relative}/{name}");
+            if !self.outputs.is_match(&child) {
+                return Some(path);
+            }
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                if let Some(kept) = self.first_non_output(&path, &child) {
+                    return Some(kept);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// `create_dir` that accepts a directory another run made meanwhile (never a symlink).
+fn create_dir(path: &Path) -> Result<(), Refusal> {
+    match std::fs::create_dir(path) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists && is_real_dir(path) => Ok(()),
+        Err(err) => Err(io_refusal(path)(err)),
+    }
+}
+
+#[cfg(unix)]
+fn open_dir_nofollow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_dir_nofollow(path: &Path) -> io::Result<File> {
+    if !is_real_dir(path) {
+        return Err(io::Error::other("not a directory"));
+    }
+    File::open(path)
+}
+
+#[cfg(unix)]
+pub fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+pub fn set_mode(_: &File, _: u32) -> io::Result<()> {
+    Ok(())
+}
