@@ -1,7 +1,8 @@
 # velo shell hook for bash: `eval "$(velo activate bash)"` in ~/.bashrc.
 # On each prompt, find the nearest velo.json with builtins only; when the project, its
-# velo.json, velo.lock and .velo/state.json are what they were at the last prompt, do nothing.
-# Otherwise restore what velo changed and ask `velo hook-env` once for the new environment.
+# velo.json, velo.lock, .velo/state.json and the user's trust.json are what they were at the
+# last prompt, do nothing. Otherwise restore what velo changed and ask `velo hook-env` once for
+# the new environment (nothing, for a project the user has not trusted with `velo trust`).
 # Remember how to put variable $1 back exactly as it is now: its value and whether it is
 # exported, or that it is unset. Builtins only.
 _velo_save() {
@@ -35,17 +36,19 @@ _velo_hook() {
   if [[ -z "$root" ]]; then
     if [[ -n "${__VELO_ROOT-}" ]]; then
       eval "$__VELO_RESTORE"
-      unset __VELO_ROOT __VELO_STAMP __VELO_RESTORE
+      unset __VELO_ROOT __VELO_STAMP __VELO_TRUST __VELO_RESTORE
     fi
     return $ret
   fi
   if [[ "$root" == "${__VELO_ROOT-}" && -e "${__VELO_STAMP-}" \
         && ! "$root/velo.json" -nt "$__VELO_STAMP" && ! "$root/velo.lock" -nt "$__VELO_STAMP" \
-        && ! "$root/.velo/state.json" -nt "$__VELO_STAMP" ]]; then
+        && ! "$root/.velo/state.json" -nt "$__VELO_STAMP" && ! "${__VELO_TRUST-}" -nt "$__VELO_STAMP" ]]; then
     return $ret
   fi
+  local entered=
+  [[ "$root" != "${__VELO_ROOT-}" ]] && entered=--entered
   [[ -n "${__VELO_ROOT-}" ]] && eval "$__VELO_RESTORE"
-  eval "$(__VELO_EXE__ hook-env --shell bash -- "$root")"
+  eval "$(__VELO_EXE__ hook-env --shell bash $entered -- "$root")"
   return $ret
 }
 if [[ ";${PROMPT_COMMAND[*]-};" != *";_velo_hook;"* ]]; then

@@ -1,7 +1,8 @@
 # velo shell hook for fish: `velo activate fish | source` in ~/.config/fish/config.fish.
 # On each prompt and directory change, find the nearest velo.json with builtins only; when the
-# project, its velo.json, velo.lock and .velo/state.json are what they were last time, do
-# nothing. Otherwise restore what velo changed and ask `velo hook-env` once.
+# project, its velo.json, velo.lock, .velo/state.json and the user's trust.json are what they
+# were last time, do nothing. Otherwise restore what velo changed and ask `velo hook-env` once
+# (which applies nothing for a project the user has not trusted with `velo trust`).
 # Remember how to put variable $argv[1] back exactly as it is now: its value and whether it is
 # exported, or that it is unset. Builtins only.
 function __velo_save
@@ -37,7 +38,7 @@ function __velo_hook --on-variable PWD --on-event fish_prompt
     if test -z "$root"
         if set -q __VELO_ROOT
             eval $__VELO_RESTORE
-            set -e __VELO_ROOT __VELO_STAMP __VELO_RESTORE
+            set -e __VELO_ROOT __VELO_STAMP __VELO_TRUST __VELO_RESTORE
         end
         return
     end
@@ -45,8 +46,11 @@ function __velo_hook --on-variable PWD --on-event fish_prompt
         and not test "$root/velo.json" -nt "$__VELO_STAMP"
         and not test "$root/velo.lock" -nt "$__VELO_STAMP"
         and not test "$root/.velo/state.json" -nt "$__VELO_STAMP"
+        and not test "$__VELO_TRUST" -nt "$__VELO_STAMP"
         return
     end
+    set -l entered
+    test "$root" = "$__VELO_ROOT"; or set entered --entered
     set -q __VELO_ROOT; and eval $__VELO_RESTORE
-    __VELO_EXE__ hook-env --shell fish -- "$root" | source
+    __VELO_EXE__ hook-env --shell fish $entered -- "$root" | source
 end

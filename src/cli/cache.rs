@@ -44,10 +44,15 @@ async fn remote_status(context: &Context) -> Result<Option<RemoteStatus>, Error>
         .as_ref()
         .and_then(|p| p.manifest.cache.as_ref())
         .and_then(|c| c.remote.as_ref());
-    let Some(config) = RemoteConfig::resolve(configured, &ops::env::current_env())? else {
+    let vars = ops::env::current_env();
+    let expansion = crate::manifest::Expansion {
+        vars: &vars,
+        allowed: &context.settings.config.expand_env,
+    };
+    let Some(config) = RemoteConfig::resolve(configured, expansion)? else {
         return Ok(None);
     };
-    let url = config.url.to_string();
+    let url = config.display_url();
     let reporter: crate::run::Reporter = std::sync::Arc::new(|_| {});
     let remote = Remote::new(config, reporter);
     let (status, error, reachable) = match remote.status().await {

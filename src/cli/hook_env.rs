@@ -1,22 +1,34 @@
-//! `velo hook-env`: what the shell hook runs when something changed. It never fails the
-//! prompt: problems are one line on stderr, and the project is still recorded as seen so the
-//! hook does not ask again until a file changes.
+//! `velo hook-env`: what the shell hook runs when something changed, and what direnv's
+//! `use velo` runs. It never fails the prompt: problems are one line on stderr, and the
+//! project is still recorded as seen so the hook does not ask again until a file changes.
+//!
+//! A project the user has not trusted (`velo trust`) gets nothing: no variable, nothing on
+//! `PATH`, no sync; only a line saying so, once each time the directory is entered.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::sync::{ensure_synced, SyncMode};
 use super::Context;
 use crate::error::Error;
-use crate::manifest::{find_project_root, Project};
+use crate::manifest::{find_project_root, Project, MANIFEST_FILE};
 use crate::ops;
+use crate::shell::trust::{Trust, TrustStore};
 use crate::shell::{self, Shell, HOOK_BUCKET};
 
 #[derive(Debug, clap::Args)]
 pub struct HookEnvArgs {
     #[arg(long, value_enum)]
     shell: Shell,
+
+    /// The hook is entering this project (rather than looking again after a change).
+    #[arg(long)]
+    entered: bool,
+
+    /// Print plain `export` lines and direnv's `watch_file` for the trust file, for `use velo`.
+    #[arg(long, conflicts_with = "entered")]
+    direnv: bool,
 
     /// The project root (default: the nearest above the current directory).
     #[arg(last = true)]
@@ -32,41 +44,107 @@ pub async fn run(args: HookEnvArgs, context: &Context) -> Result<ExitCode, Error
         },
     };
     let current = ops::env::current_env();
+    let store = TrustStore::from_config(&context.settings.config).ok();
+    let trust_file = store.as_ref().map(TrustStore::path);
+    if args.direnv {
+        let vars = environment(&root, None, args.entered, store.as_ref(), context, &current).await;
+        if let Some(path) = &trust_file {
+            println!(
+                "watch_file {}",
+                crate::install::shell_quote(&path.to_string_lossy())
+            );
+        }
+        print!("{}", shell::export_script(Shell::Bash, &vars));
+        return Ok(ExitCode::SUCCESS);
+    }
     let stamp = context
         .settings
         .cache
         .root()
         .join(HOOK_BUCKET)
         .join(crate::cache::url_digest(&root.to_string_lossy()));
-    let vars = match environment(&root, &stamp, context, &current).await {
+    let vars = environment(
+        &root,
+        Some(&stamp),
+        args.entered,
+        store.as_ref(),
+        context,
+        &current,
+    )
+    .await;
+    print!(
+        "{}",
+        shell::hook_output(args.shell, &vars, &root, &stamp, trust_file.as_deref())
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The environment to apply, with problems said on stderr.
+async fn environment(
+    root: &Path,
+    stamp: Option<&Path>,
+    entered: bool,
+    store: Option<&TrustStore>,
+    context: &Context,
+    current: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    match trusted_environment(root, stamp, entered, store, context, current).await {
         Ok(vars) => vars,
         Err(err) => {
             let hint = err.hint().map(|hint| format!(" ({hint})")).unwrap_or_default();
             eprintln!("velo: {err}{hint}");
             BTreeMap::new()
         }
-    };
-    print!("{}", shell::hook_output(args.shell, &vars, &root, &stamp));
-    Ok(ExitCode::SUCCESS)
+    }
 }
 
-/// The project's environment, syncing first when `auto_sync` is on and saying once when a sync
-/// is needed otherwise. The stamp records the files' times from before they were read, so a
-/// change made meanwhile (by the sync, or by the user) is seen at the next prompt.
-async fn environment(
-    root: &std::path::Path,
-    stamp: &std::path::Path,
+/// The project's environment when the user trusts it, syncing first when `auto_sync` is on and
+/// saying once when a sync is needed otherwise. The stamp records the files' times from before
+/// they were read, so a change made meanwhile (by the sync, or by the user) is seen at the next
+/// prompt; its content records what was seen, so a second look stays quiet.
+async fn trusted_environment(
+    root: &Path,
+    stamp: Option<&Path>,
+    entered: bool,
+    store: Option<&TrustStore>,
     context: &Context,
     current: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, Error> {
-    let seen = shell::newest_watched(root);
-    let digest = shell::watched_digest(root);
-    // The same files as last time: this is a second look after a recent change, already reported.
-    let seen_before = shell::read_stamp(stamp).as_deref() == Some(digest.as_str());
+    let trust_file = store.map(TrustStore::path);
+    let seen = shell::newest_watched(root, trust_file.as_deref());
     let project = Project::load(root);
-    // A stamp that cannot be written only costs a `velo hook-env` on the next prompt.
-    let _ = shell::write_stamp(stamp, seen, &digest);
+    let trust = match (&project, store) {
+        (Ok(project), Some(store)) => Some(store.status(&root.join(MANIFEST_FILE), &project.manifest)),
+        _ => None,
+    };
+    let label = match &trust {
+        Some(Ok(Trust::Trusted)) => "trusted",
+        Some(Ok(Trust::Changed)) => "changed",
+        _ => "untrusted",
+    };
+    let digest = format!("{} {label}", shell::watched_digest(root));
+    // The same files as last time: this is a second look after a recent change, already reported.
+    let seen_before = stamp.is_some_and(|stamp| shell::read_stamp(stamp).as_deref() == Some(digest.as_str()));
+    if let Some(stamp) = stamp {
+        // A stamp that cannot be written only costs a `velo hook-env` on the next prompt.
+        let _ = shell::write_stamp(stamp, seen, &digest);
+    }
     let project = project?;
+    let trust = match trust {
+        Some(trust) => trust?,
+        None => return Err(crate::shell::trust::TrustError::NoConfigDir.into()),
+    };
+    if trust != Trust::Trusted {
+        if entered || !seen_before {
+            let shown = super::trust::printable(&root.to_string_lossy());
+            let why = match trust {
+                Trust::Changed => " since its `env`, `PATH` or `auto_sync` changed",
+                _ => "",
+            };
+            eprintln!("velo: `{shown}` is not trusted{why}; run `velo trust` to activate it");
+        }
+        return Ok(BTreeMap::new());
+    }
     // `.velo/` is missing or was installed from another `velo.lock`, or the lock no longer
     // matches the manifest's dependencies. (An `env` edit needs no sync.)
     let installed = context
@@ -76,8 +154,8 @@ async fn environment(
     let lock = crate::lock::Lock::read(&project.lock_path()).ok().flatten();
     let stale_lock = crate::lock::Lock::staleness(lock.as_ref(), &project.manifest).is_some();
     if !installed || stale_lock {
-        // The user's config decides over a repository's manifest: a cloned repository must
-        // not be able to turn on installing things just by being entered.
+        // The user's config decides over the manifest, which counts only because the user
+        // trusted it as it is.
         if context
             .settings
             .config

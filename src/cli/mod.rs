@@ -22,6 +22,7 @@ mod serve;
 mod shell;
 mod sync;
 mod tree;
+mod trust;
 mod which;
 
 use std::path::PathBuf;
@@ -95,6 +96,14 @@ enum Command {
     Activate(activate::ActivateArgs),
     /// Print the direnv library that makes `use velo` work in `.envrc`.
     Direnv,
+    /// Let the shell hook apply this project's env, PATH and auto_sync when you enter it.
+    ///
+    /// Until then, entering a project changes nothing. The trust is recorded in `trust.json`
+    /// in velo's config directory with a digest of those parts of `velo.json`; a change to
+    /// them asks again.
+    Trust(trust::TrustArgs),
+    /// Stop the shell hook from applying this project's environment.
+    Untrust(trust::UntrustArgs),
     /// Compute an environment change for the shell hook (used by `velo activate`).
     #[command(hide = true)]
     HookEnv(hook_env::HookEnvArgs),
@@ -186,6 +195,8 @@ async fn run(command: Command, context: &Context) -> Result<ExitCode, Error> {
         Command::Activate(args) => activate::run(args),
         Command::Direnv => direnv::run(),
         Command::HookEnv(args) => hook_env::run(args, context).await,
+        Command::Trust(args) => trust::trust(args, context),
+        Command::Untrust(args) => trust::untrust(args, context),
         Command::Which(args) => which::run(args, context),
         Command::List(args) => list::run(args, context),
         Command::Run(args) => run::run(args, context).await,
@@ -250,7 +261,7 @@ fn context(global: &GlobalArgs, printer: Printer) -> Result<Context, Error> {
     let config = match &config_dir {
         Some(dir) => crate::config::Config::load(&cwd.join(dir)).unwrap_or_else(|err| {
             printer.warn(format!("{err}; using the defaults"));
-            crate::config::Config::default()
+            crate::config::Config::defaults_in(&cwd.join(dir))
         }),
         None => crate::config::Config::default(),
     };

@@ -131,7 +131,12 @@ fn remote(
     }
     let manifest = &plan.workspace.members[0].manifest;
     let configured = manifest.cache.as_ref().and_then(|c| c.remote.as_ref());
-    let Some(config) = RemoteConfig::resolve(configured, &crate::ops::env::current_env())? else {
+    let vars = crate::ops::env::current_env();
+    let expansion = crate::manifest::Expansion {
+        vars: &vars,
+        allowed: &context.settings.config.expand_env,
+    };
+    let Some(config) = RemoteConfig::resolve(configured, expansion)? else {
         return Ok(None);
     };
     Ok(Some(Arc::new(Remote::new(config, reporter.clone()))))

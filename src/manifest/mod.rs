@@ -5,6 +5,7 @@
 //! disturbing the user's formatting or key order.
 
 mod edit;
+mod expand;
 mod key;
 mod load;
 
@@ -16,6 +17,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::Deserialize;
 
 pub use edit::{EditError, ManifestEditor};
+pub use expand::{ExpandError, Expansion};
 pub use key::{is_valid_name, PackageKey, PackageKeyError, PackageSource};
 pub use load::{find_project_root, ManifestError, MANIFEST_FILE};
 

@@ -47,7 +47,7 @@ impl std::fmt::Debug for RemoteConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the token or the key.
         f.debug_struct("RemoteConfig")
-            .field("url", &self.url.as_str())
+            .field("url", &self.display_url())
             .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
@@ -55,34 +55,49 @@ impl std::fmt::Debug for RemoteConfig {
 
 impl RemoteConfig {
     /// `VELO_CACHE_URL` and `VELO_CACHE_TOKEN` over `cache.remote` in `velo.json` (whose values
-    /// may name variables as `${NAME}`). `None` when no remote is configured.
+    /// may name variables as `${NAME}`, only those `expansion` allows). `None` when no remote is
+    /// configured.
     pub fn resolve(
         manifest: Option<&RemoteCache>,
-        env: &BTreeMap<String, String>,
+        expansion: crate::manifest::Expansion<'_>,
     ) -> Result<Option<Self>, Error> {
+        let env = expansion.vars;
         let var = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
-        let expand = |text: &str| crate::ops::env::expand(text, env);
-        let Some(url) = var(env_vars::VELO_CACHE_URL).or_else(|| manifest.map(|m| expand(&m.url))) else {
-            return Ok(None);
+        let url = match (var(env_vars::VELO_CACHE_URL), manifest) {
+            (Some(url), _) => url,
+            (None, Some(m)) => expansion.expand(&m.url, "cache.remote.url")?,
+            (None, None) => return Ok(None),
         };
         if url.is_empty() {
             return Ok(None);
         }
+        let hint = || {
+            Some(format!(
+                "fix `cache.remote.url` in `velo.json` or `{}`",
+                env_vars::VELO_CACHE_URL
+            ))
+        };
+        // Never the text itself in the message: it may carry credentials.
         let parsed = url::Url::parse(&url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| {
-                Error::usage(
-                    format!("the remote cache URL `{url}` is not an http(s) URL"),
-                    Some(format!(
-                        "fix `cache.remote.url` in `velo.json` or `{}`",
-                        env_vars::VELO_CACHE_URL
-                    )),
-                )
-            })?;
-        let token = var(env_vars::VELO_CACHE_TOKEN)
-            .or_else(|| manifest.and_then(|m| m.token.as_deref()).map(expand))
-            .filter(|t| !t.is_empty());
+            .map_err(|err| Error::usage(format!("the remote cache URL is not a URL ({err})"), hint()))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::usage(
+                format!(
+                    "the remote cache URL `{}` is not an http(s) URL",
+                    redacted(&parsed)
+                ),
+                hint(),
+            ));
+        }
+        let token = match (
+            var(env_vars::VELO_CACHE_TOKEN),
+            manifest.and_then(|m| m.token.as_deref()),
+        ) {
+            (Some(token), _) => Some(token),
+            (None, Some(token)) => Some(expansion.expand(token, "cache.remote.token")?),
+            (None, None) => None,
+        }
+        .filter(|t| !t.is_empty());
         Ok(Some(Self {
             url: parsed,
             token,
@@ -94,9 +109,30 @@ impl RemoteConfig {
         }))
     }
 
+    /// The URL as it may be printed: without credentials in it (see [`redacted`]).
+    pub fn display_url(&self) -> String {
+        redacted(&self.url)
+    }
+
     fn endpoint(&self, path: &str) -> String {
         format!("{}/{path}", self.url.as_str().trim_end_matches('/'))
     }
+}
+
+/// `url` without what may be a credential: the user name and password become `***`, and the
+/// query (presigned or token parameters) and fragment are dropped.
+pub fn redacted(url: &url::Url) -> String {
+    let mut url = url.clone();
+    if !url.username().is_empty() || url.password().is_some() {
+        // Only fails for URLs that cannot have credentials, which then have none to hide.
+        let _ = url.set_password(None);
+        let _ = url.set_username("***");
+    }
+    if url.query().is_some() {
+        url.set_query(Some("***"));
+    }
+    url.set_fragment(None);
+    url.to_string()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -202,7 +238,7 @@ impl Remote {
         if !self.disabled.swap(true, Ordering::SeqCst) {
             (self.report)(Event::Warning(format!(
                 "remote cache {}: {what} failed ({err}); using the local cache only",
-                self.config.url
+                self.config.display_url()
             )));
         }
     }

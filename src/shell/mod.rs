@@ -1,10 +1,15 @@
 //! Shell activation: the hook scripts (`templates/hook.*`), the commands `velo hook-env` prints,
 //! and the stamp file that lets the hook skip work with shell builtins alone.
 //!
-//! The hook remembers three shell variables: `__VELO_ROOT` (the active project),
+//! The hook remembers four shell variables: `__VELO_ROOT` (the active project),
 //! `__VELO_STAMP` (a file whose modification time is that of the newest of the project's
-//! `velo.json`, `velo.lock` and `.velo/state.json` when the environment was computed) and
-//! `__VELO_RESTORE` (commands that put back every variable velo changed, set or unset).
+//! `velo.json`, `velo.lock`, `.velo/state.json` and the user's `trust.json` when the
+//! environment was computed), `__VELO_TRUST` (that `trust.json`, so `velo trust` is seen at
+//! the next prompt) and `__VELO_RESTORE` (commands that put back every variable velo changed,
+//! set or unset). A project the user has not trusted ([`trust`]) gets the same variables and
+//! no environment: the hook stays quiet and process-free until something changes.
+
+pub mod trust;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -91,8 +96,14 @@ fn set_global(shell: Shell, name: &str, value: &str) -> String {
 
 /// What `velo hook-env` prints: have the shell remember each variable it is about to change
 /// (its own helper sees unexported variables, which velo cannot), apply `vars`, and record the
-/// project root and the stamp.
-pub fn hook_output(shell: Shell, vars: &BTreeMap<String, String>, root: &Path, stamp: &Path) -> String {
+/// project root, the stamp and the trust file.
+pub fn hook_output(
+    shell: Shell,
+    vars: &BTreeMap<String, String>,
+    root: &Path,
+    stamp: &Path,
+    trust_file: Option<&Path>,
+) -> String {
     let save = match shell {
         Shell::Bash | Shell::Zsh => "_velo_save",
         Shell::Fish => "__velo_save",
@@ -107,6 +118,8 @@ pub fn hook_output(shell: Shell, vars: &BTreeMap<String, String>, root: &Path, s
     out.push_str(&export_script(shell, vars));
     out.push_str(&set_global(shell, "__VELO_ROOT", &root.to_string_lossy()));
     out.push_str(&set_global(shell, "__VELO_STAMP", &stamp.to_string_lossy()));
+    let trust_file = trust_file.map(|path| path.to_string_lossy()).unwrap_or_default();
+    out.push_str(&set_global(shell, "__VELO_TRUST", &trust_file));
     out
 }
 
@@ -119,10 +132,12 @@ pub fn watched_files(root: &Path) -> [PathBuf; 3] {
     ]
 }
 
-/// The newest modification time among the watched files.
-pub fn newest_watched(root: &Path) -> Option<SystemTime> {
+/// The newest modification time among the watched files and the trust file.
+pub fn newest_watched(root: &Path, trust_file: Option<&Path>) -> Option<SystemTime> {
     watched_files(root)
         .iter()
+        .map(PathBuf::as_path)
+        .chain(trust_file)
         .filter_map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
         .max()
 }
@@ -182,12 +197,13 @@ mod tests {
         let vars: BTreeMap<String, String> = [("PATH", "/p/.velo/bin:/usr/bin"), ("GREETING", "hi")]
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .into();
-        let out = hook_output(Shell::Bash, &vars, Path::new("/p"), Path::new("/c/stamp"));
+        let trust = Some(Path::new("/t/trust.json"));
+        let out = hook_output(Shell::Bash, &vars, Path::new("/p"), Path::new("/c/stamp"), trust);
         assert_eq!(
             out,
-            "__VELO_RESTORE='';\n_velo_save GREETING;\n_velo_save PATH;\nexport GREETING='hi';\nexport PATH='/p/.velo/bin:/usr/bin';\n__VELO_ROOT='/p';\n__VELO_STAMP='/c/stamp';\n"
+            "__VELO_RESTORE='';\n_velo_save GREETING;\n_velo_save PATH;\nexport GREETING='hi';\nexport PATH='/p/.velo/bin:/usr/bin';\n__VELO_ROOT='/p';\n__VELO_STAMP='/c/stamp';\n__VELO_TRUST='/t/trust.json';\n"
         );
-        let fish = hook_output(Shell::Fish, &vars, Path::new("/p"), Path::new("/c/stamp"));
+        let fish = hook_output(Shell::Fish, &vars, Path::new("/p"), Path::new("/c/stamp"), trust);
         assert!(
             fish.starts_with("set -g __VELO_RESTORE '';\n__velo_save GREETING;\n"),
             "{fish}"

@@ -32,6 +32,12 @@ fn machine(url: &str, token: &str) -> TestContext {
   "cache": {{ "remote": {{ "url": "{url}", "token": "${{CACHE_TOKEN}}", "timeout_secs": 2 }} }}
 }}"#
     ));
+    // `${CACHE_TOKEN}` expands only because the user allows it.
+    fs_err::write(
+        context.config_dir.join("config.toml"),
+        "expand_env = [\"CACHE_TOKEN\"]\n",
+    )
+    .unwrap();
     fs_err::create_dir_all(context.root.join("src")).unwrap();
     fs_err::write(context.root.join("src/main.c"), "int main() { return 0; }\n").unwrap();
     context

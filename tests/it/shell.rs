@@ -282,7 +282,21 @@ impl Projects {
             ),
         )
         .unwrap();
+        for dir in [&projects.a, &projects.b, &projects.c] {
+            projects.trust(dir);
+        }
         projects
+    }
+
+    /// `velo trust` in `dir`, with `trust.json` backdated like the projects' files.
+    fn trust(&self, dir: &Path) {
+        self.velo_in(dir, &["trust"]);
+        let file = std::fs::File::options()
+            .write(true)
+            .open(self.context.config_dir.join("trust.json"))
+            .unwrap();
+        file.set_modified(SystemTime::now() - Duration::from_secs(24 * 3600))
+            .unwrap();
     }
 
     /// A, B and C synced, their files backdated.
@@ -672,14 +686,17 @@ fn fast_path(sh: Sh) {
     assert_eq!(session.report("left"), p.expect(&[], &[]), "{dump}");
 
     let log_text = fs_err::read_to_string(&log).unwrap();
-    let expected_call = format!("hook-env --shell {} -- {}", sh.program(), p.a.display());
+    let expected_calls = [
+        format!("hook-env --shell {} --entered -- {}", sh.program(), p.a.display()),
+        format!("hook-env --shell {} -- {}", sh.program(), p.a.display()),
+    ];
     let mut counts: Vec<(String, usize)> = vec![("(activation)".to_string(), 0)];
     for line in log_text.lines() {
         if let Some(label) = line.strip_prefix('#') {
             counts.push((label.to_string(), 0));
         } else {
-            assert_eq!(
-                line, expected_call,
+            assert!(
+                expected_calls.iter().any(|call| call == line),
                 "only `velo hook-env` runs from the hook\n{log_text}"
             );
             counts.last_mut().unwrap().1 += 1;
@@ -850,6 +867,7 @@ fn auto_sync(sh: Sh, in_manifest: bool) {
             json!({ "GREETING": "a", "ONLY_A": "1" }),
             json!({ "auto_sync": true }),
         );
+        p.trust(&p.a);
     } else {
         fs_err::write(
             p.context.config_dir.join("config.toml"),
@@ -934,7 +952,11 @@ fn manifest_edited_inside(sh: Sh) {
         env_dump("before"),
         format!("cd {}", quote(&p.a)),
         sh.report("a"),
+        stderr_marker("edited"),
         format!("cp {} {}", quote(&edited), quote(&p.a.join("velo.json"))),
+        sh.report("untrusted"),
+        stderr_marker("trusting"),
+        format!("{} trust", quote(Path::new(VELO))),
         sh.report("edited"),
         format!("cd {}", quote(&p.a.join("src/deep"))),
         sh.report("edited-sub"),
@@ -952,6 +974,13 @@ fn manifest_edited_inside(sh: Sh) {
         ),
         "{dump}"
     );
+    // A changed `env` is not trusted: the hook takes A's environment away and asks.
+    assert_eq!(session.report("untrusted"), p.expect(&[], &[]), "{dump}");
+    assert_eq!(
+        session.stderr_section("edited").matches("is not trusted").count(),
+        1,
+        "{dump}"
+    );
     let edited = p.expect(
         &[("tool-a", &p.a)],
         &[("GREETING", Some("a2")), ("NEW_VAR", Some("new"))],
@@ -963,9 +992,9 @@ fn manifest_edited_inside(sh: Sh) {
 }
 
 per_shell!(manifest_edited_inside {
-    Bash: bash_manifest_edited_inside_then_left,
-    Zsh: zsh_manifest_edited_inside_then_left,
-    Fish: fish_manifest_edited_inside_then_left,
+    Bash: bash_manifest_edited_inside_asks_again_then_left,
+    Zsh: zsh_manifest_edited_inside_asks_again_then_left,
+    Fish: fish_manifest_edited_inside_asks_again_then_left,
 });
 
 /// A shell variable the user set without exporting it, which a project also sets: after a
