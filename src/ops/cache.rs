@@ -88,7 +88,9 @@ pub fn status(root: &Path) -> Vec<BucketStatus> {
     [INDEX_BUCKET, DOWNLOADS_BUCKET, TREES_BUCKET, TASKS_BUCKET, "tmp"]
         .into_iter()
         .map(|name| {
-            let entries = bucket_dir(root, name).map(|dir| entries(&dir)).unwrap_or_default();
+            let entries = bucket_dir(root, name)
+                .map(|dir| entries(&dir))
+                .unwrap_or_default();
             BucketStatus {
                 name: name.to_string(),
                 entries: entries.len(),
@@ -153,7 +155,10 @@ pub fn prune(root: &Path, max_size: Option<u64>) -> Result<PruneResult, NotOwned
     };
     // Staging dirs and partial downloads younger than this may belong to a sync running now.
     let in_use = SystemTime::now() - std::time::Duration::from_secs(3600);
-    for (path, used) in bucket_dir(root, "tmp").map(|dir| entries(&dir)).unwrap_or_default() {
+    for (path, used) in bucket_dir(root, "tmp")
+        .map(|dir| entries(&dir))
+        .unwrap_or_default()
+    {
         if used < in_use {
             drop_entry(&path, &mut result);
         }
@@ -169,7 +174,13 @@ pub fn prune(root: &Path, max_size: Option<u64>) -> Result<PruneResult, NotOwned
         .flatten()
         .flatten()
         .filter(|entry| entry.file_name().to_string_lossy().starts_with(".tmp-"));
-    for entry in parts.into_iter().flatten().flatten().flatten().chain(task_staging) {
+    for entry in parts
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flatten()
+        .chain(task_staging)
+    {
         let used = entry
             .metadata()
             .and_then(|m| m.modified())

@@ -217,6 +217,8 @@ pub enum ExtractError {
         declared: u64,
         limit: u64,
     },
+    #[error("the archive has more than {limit} entries; velo refuses it rather than track them all")]
+    TooManyEntries { limit: u64 },
     #[error("`{name}` is not a valid name for the unpacked file: it must be a single file name, without `/`, `\\` or `..`", name = untrusted(.name))]
     BadFileName { name: String },
     #[error("failed to write archive entry `{entry}` to `{}`", untrusted_path(path), entry = untrusted(.entry))]

@@ -391,7 +391,13 @@ fn artifact_index(index: &mut IndexBuilder) {
         crate::common::archive::executable("tool-1.0.0/bin/tool", "#!/bin/sh\necho tool\n"),
         crate::common::archive::file("tool-1.0.0/noise", noise),
     ]);
-    index.add_archive("tool", "1.0.0", "tool.tar.gz", &tar, json!({ "strip_components": 1 }));
+    index.add_archive(
+        "tool",
+        "1.0.0",
+        "tool.tar.gz",
+        &tar,
+        json!({ "strip_components": 1 }),
+    );
 }
 
 #[test]
@@ -428,6 +434,9 @@ fn a_download_that_stalls_fails_with_a_clear_error() {
     server.inject("/artifacts/tool.tar.gz", 1, Fault::Stall(Duration::from_secs(30)));
     let output = context.run(["sync"]);
     assert_eq!(output.status.code(), Some(1), "{}", context.render(&output));
-    assert_contains(&stderr(&output), "stopped sending: nothing arrived for 1 s (1 attempts)");
+    assert_contains(
+        &stderr(&output),
+        "stopped sending: nothing arrived for 1 s (1 attempts)",
+    );
     insta::assert_snapshot!(context.render(&output));
 }

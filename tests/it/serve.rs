@@ -1462,7 +1462,10 @@ async fn slow_header_clients_neither_starve_others_nor_stay_open() {
         String::from_utf8_lossy(&received)
     );
     server.wait_for_log("connection limit reached", Duration::from_secs(30));
-    server.wait_for_log("did not send its request headers in time", Duration::from_secs(30));
+    server.wait_for_log(
+        "did not send its request headers in time",
+        Duration::from_secs(30),
+    );
     for task in slow {
         task.abort();
     }

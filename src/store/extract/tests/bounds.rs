@@ -290,3 +290,14 @@ fn extract_tar(archive: &Path, dest: &Path, strip: u32) -> Result<ExtractSummary
     untar::extract(BufReader::new(file), &mut tree, &options(strip, GENEROUS, "tool"))?;
     Ok(tree.finish())
 }
+
+#[test]
+fn a_zip_entry_name_longer_than_a_name_is_refused() {
+    let long = format!("pkg/{}", "z".repeat(5000));
+    let err = zip_error(zip(|w| zip_file(w, &long, b"x", 0o644)));
+    assert!(
+        matches!(&err, ExtractError::InvalidName { reason, .. } if reason.contains("4096")),
+        "{err}"
+    );
+    assert!(err.to_string().len() < 600, "{err}");
+}
