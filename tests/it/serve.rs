@@ -1470,3 +1470,32 @@ async fn slow_header_clients_neither_starve_others_nor_stay_open() {
         task.abort();
     }
 }
+
+// 12. A client that sends its headers and then stops sending the body it promised is
+//     disconnected after the idle timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_request_body_is_disconnected_after_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let cache = Cache::local();
+    let server = cache.start(&["--idle-timeout", "1s"]);
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let head = format!(
+        "POST /v1/negotiate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {WRITE_TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"items\": ["
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut received))
+        .await
+        .expect("the server never closed the stalled connection");
+    if let Err(err) = read {
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    }
+    // Whatever it answered, it was not a success.
+    assert!(
+        !String::from_utf8_lossy(&received).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+}
