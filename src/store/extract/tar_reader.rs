@@ -160,6 +160,13 @@ fn finish<'a, R: Read>(
                         return Err(invalid("a PAX `size` record disagrees with the entry's header"));
                     }
                 }
+                // GNU tar's PAX sparse formats keep a map inside the data; written as is, the
+                // file would be silently wrong.
+                key if key.starts_with(b"GNU.sparse.") => {
+                    return Err(invalid(
+                        "a PAX sparse file (`GNU.sparse.*` records) is not supported",
+                    ));
+                }
                 _ => {}
             }
         }

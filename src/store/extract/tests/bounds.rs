@@ -301,3 +301,17 @@ fn a_zip_entry_name_longer_than_a_name_is_refused() {
     );
     assert!(err.to_string().len() < 600, "{err}");
 }
+
+#[test]
+fn a_pax_sparse_file_is_refused_rather_than_written_mangled() {
+    let tar = TarBuilder::new()
+        .pax(
+            &[("GNU.sparse.major", b"1"), ("GNU.sparse.name", b"pkg/sparse")],
+            EntryType::XHeader,
+        )
+        .file("GNUSparseFile.1/sparse", b"packed map and data", 0o644)
+        .finish();
+    let err = tar_error(tar, 0);
+    assert!(matches!(err, ExtractError::Corrupt { .. }), "{err}");
+    assert!(format!("{err:?}").contains("PAX sparse"), "{err:?}");
+}
