@@ -61,6 +61,12 @@ pub const VELO_SERVER_MAX_AGE: &str = "VELO_SERVER_MAX_AGE";
 pub const VELO_SERVER_MAX_SIZE: &str = "VELO_SERVER_MAX_SIZE";
 /// `velo serve`: `text` or `json` log lines.
 pub const VELO_SERVER_LOG_FORMAT: &str = "VELO_SERVER_LOG_FORMAT";
+/// `velo serve`: close a connection whose request headers are not complete after this long.
+pub const VELO_SERVER_HEADER_READ_TIMEOUT: &str = "VELO_SERVER_HEADER_READ_TIMEOUT";
+/// `velo serve`: close a connection on which no byte moved for this long.
+pub const VELO_SERVER_IDLE_TIMEOUT: &str = "VELO_SERVER_IDLE_TIMEOUT";
+/// `velo serve`: the most connections served at once.
+pub const VELO_SERVER_MAX_CONNECTIONS: &str = "VELO_SERVER_MAX_CONNECTIONS";
 /// Standard AWS variables `velo serve` reads for S3.
 pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
@@ -108,4 +114,7 @@ pub const ALL: &[&str] = &[
     VELO_SERVER_MAX_AGE,
     VELO_SERVER_MAX_SIZE,
     VELO_SERVER_LOG_FORMAT,
+    VELO_SERVER_HEADER_READ_TIMEOUT,
+    VELO_SERVER_IDLE_TIMEOUT,
+    VELO_SERVER_MAX_CONNECTIONS,
 ];

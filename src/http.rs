@@ -75,14 +75,18 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new(settings: &HttpSettings) -> Result<Self, HttpError> {
+        // `timeout` bounds a stall (no byte for that long), not a request: a large download
+        // that makes steady progress over a slow link must not be abandoned and restarted.
         let builder = || {
             reqwest::Client::builder()
                 .user_agent(USER_AGENT)
                 .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-                .timeout(settings.timeout)
+                .read_timeout(settings.timeout)
         };
         let client = builder().build().map_err(HttpError::Client)?;
+        // API requests (small bodies, with a token) also get a whole-request deadline.
         let manual_redirects = builder()
+            .timeout(settings.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(HttpError::Client)?;
@@ -148,7 +152,8 @@ impl HttpClient {
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Outcome, reqwest::Error> {
-        let mut request = self.client.get(url.clone());
+        // Metadata is small: the whole request, not only a stall, is bounded.
+        let mut request = self.client.get(url.clone()).timeout(self.settings.timeout);
         if let Some(validators) = validators {
             if let Some(etag) = &validators.etag {
                 request = request.header(IF_NONE_MATCH, etag);
@@ -194,12 +199,18 @@ impl HttpClient {
         }))
     }
 
-    /// The underlying client, for requests that stream (downloads).
+    /// The underlying client, for requests that stream (downloads): it times out on a stall of
+    /// `timeout`, never on the total duration.
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
 
     /// How many times a failed request is retried.
+    /// How long a request may wait for its next byte.
+    pub fn timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
     pub fn retries(&self) -> u32 {
         self.settings.retries
     }

@@ -25,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod env_vars;
 pub mod error;
+pub mod escape;
 pub mod fs;
 pub mod http;
 pub mod install;

@@ -28,7 +28,8 @@ pub const DEFAULT_MAX_UNPACKED_SIZE: u64 = 8 << 30;
 
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// The longest one request may take.
+    /// The longest a request may wait for its next byte (connect, answer, or body); metadata
+    /// requests must also finish within it, downloads only keep making progress.
     pub timeout: Duration,
     pub retries: u32,
     pub retry_delay: Duration,

@@ -18,7 +18,7 @@ pub enum CacheCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove everything in the cache.
+    /// Remove everything velo keeps in the cache (its own buckets only).
     Clean,
     /// Remove leftovers and, with `--max-size`, the least recently used entries until the cache fits.
     Prune {
@@ -119,19 +119,26 @@ pub async fn run(command: CacheCommand, context: &Context) -> Result<ExitCode, E
             }
         }
         CacheCommand::Clean => {
-            let size = ops::cache::disk_size(root);
-            if root.exists() {
-                fs_err::remove_dir_all(root).map_err(|source| Error::Io {
-                    path: root.to_path_buf(),
-                    source,
-                })?;
+            let result = ops::cache::clean(root).map_err(not_owned)?;
+            context.printer.status(
+                "Removed",
+                format!(
+                    "{} buckets from {} ({})",
+                    result.removed,
+                    root.display(),
+                    human_bytes(result.freed)
+                ),
+            );
+            if result.kept > 0 {
+                context.printer.warn(format!(
+                    "left {} entries in `{}` that velo did not create",
+                    result.kept,
+                    root.display()
+                ));
             }
-            context
-                .printer
-                .status("Removed", format!("{} ({})", root.display(), human_bytes(size)));
         }
         CacheCommand::Prune { max_size } => {
-            let result = ops::cache::prune(root, max_size);
+            let result = ops::cache::prune(root, max_size).map_err(not_owned)?;
             context.printer.status(
                 "Pruned",
                 format!("{} entries ({})", result.removed, human_bytes(result.freed)),
@@ -139,4 +146,15 @@ pub async fn run(command: CacheCommand, context: &Context) -> Result<ExitCode, E
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The cache directory is not velo's: bad input (exit 2), with the way out.
+fn not_owned(err: crate::cache::NotOwned) -> Error {
+    Error::usage(
+        err.to_string(),
+        Some(format!(
+            "velo only cleans a directory it created; check `{}`, or remove the directory yourself",
+            crate::env_vars::VELO_CACHE_DIR
+        )),
+    )
 }

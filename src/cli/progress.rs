@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Printer;
+use crate::escape::untrusted;
 use crate::store::download::Reporter;
 use crate::store::DownloadEvent;
 
@@ -47,6 +48,8 @@ impl Progress {
         match event {
             DownloadEvent::Waiting { what } => self.printer.status("Waiting", format!("for {what}")),
             DownloadEvent::Started { id, label, total } => {
+                // The label names a package from the lock or an index: bounded and escaped once.
+                let label = untrusted(&label).to_string();
                 let bar = self.multi.as_ref().map(|multi| {
                     let bar = multi.add(ProgressBar::new(total));
                     bar.set_style(

@@ -8,6 +8,7 @@ use super::Context;
 use crate::env_vars;
 use crate::error::Error;
 use crate::server::auth::Tokens;
+use crate::server::listen::ConnectionLimits;
 use crate::server::storage::S3Config;
 use crate::server::{Config, Limits, Retention, StorageConfig};
 
@@ -77,6 +78,20 @@ pub struct ServeArgs {
     /// Local driver: past this total size, remove the least recently used objects.
     #[arg(long, env = env_vars::VELO_SERVER_MAX_SIZE, value_parser = super::parse_size, value_name = "SIZE")]
     max_size: Option<u64>,
+
+    /// Close a connection whose request headers have not all arrived after this long
+    /// (`10s`, `1m`, seconds); idle keep-alive connections too.
+    #[arg(long, env = env_vars::VELO_SERVER_HEADER_READ_TIMEOUT, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    header_read_timeout: Duration,
+
+    /// Close a connection on which no byte moved either way for this long (a stalled upload, a
+    /// client that stopped reading).
+    #[arg(long, env = env_vars::VELO_SERVER_IDLE_TIMEOUT, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    idle_timeout: Duration,
+
+    /// Serve at most this many connections at once; more wait until one closes.
+    #[arg(long, env = env_vars::VELO_SERVER_MAX_CONNECTIONS, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    max_connections: u32,
 
     /// Log lines as `text` or `json`.
     #[arg(long, env = env_vars::VELO_SERVER_LOG_FORMAT, default_value = "text", value_enum)]
@@ -158,6 +173,11 @@ pub async fn run(args: ServeArgs, context: &Context) -> Result<ExitCode, Error> 
         retention: Retention {
             max_age: args.max_age,
             max_size: args.max_size,
+        },
+        connections: ConnectionLimits {
+            header_read_timeout: args.header_read_timeout,
+            idle_timeout: args.idle_timeout,
+            max_connections: args.max_connections as usize,
         },
         json_logs: args.log_format == LogFormat::Json,
     })

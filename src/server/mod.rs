@@ -13,14 +13,15 @@
 //! | [`routes`] | `/v1/negotiate`, `/v1/status`, the local driver's artifact URLs, `/healthz`, `/metrics` |
 //! | [`turbo`] | `/v8/artifacts/…` for `turbo` |
 //! | [`metrics`] | the Prometheus counters |
+//! | [`listen`] | accepting connections: the connection cap, header-read and idle timeouts, graceful stop |
 
 pub mod auth;
+pub mod listen;
 pub mod metrics;
 pub mod routes;
 pub mod storage;
 pub mod turbo;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,6 +43,7 @@ pub struct Config {
     pub tokens: Tokens,
     pub limits: Limits,
     pub retention: Retention,
+    pub connections: listen::ConnectionLimits,
     pub json_logs: bool,
 }
 
@@ -323,33 +325,12 @@ pub async fn serve(config: Config) -> Result<(), Error> {
     );
     // After the signal, requests in flight get `SHUTDOWN_GRACE` to finish (a stalled upload
     // must not keep the process alive until it is killed).
-    let stopping = Arc::new(tokio::sync::Notify::new());
-    let signalled = stopping.clone();
-    let shutdown = async move {
-        shutdown.await;
-        signalled.notify_one();
-    };
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown);
-    let grace = async {
-        stopping.notified().await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
-    };
-    let served = tokio::select! {
-        served = std::future::IntoFuture::into_future(served) => served,
-        () = grace => {
-            tracing::warn!("requests were still running {} s after the signal; stopping anyway", SHUTDOWN_GRACE.as_secs());
-            Ok(())
-        }
-    };
+    listen::serve(listener, app, config.connections, shutdown, SHUTDOWN_GRACE).await;
     if let Some(retention) = retention {
         retention.abort();
     }
     tracing::info!("stopped");
-    served.map_err(|source| Error::Io {
-        path: PathBuf::from(&config.listen),
-        source,
-    })
+    Ok(())
 }
 
 fn init_logging(json: bool) {

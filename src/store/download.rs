@@ -41,6 +41,14 @@ pub enum DownloadError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("`{url}` stopped sending: nothing arrived for {} s ({attempts} attempts)", timeout.as_secs_f64())]
+    Stalled {
+        url: String,
+        attempts: u32,
+        timeout: std::time::Duration,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("`{url}` is not in the cache and `--offline` forbids downloading it")]
     Offline { url: String },
     #[error("`{url}` is not a URL or a path velo can download from")]
@@ -252,6 +260,25 @@ impl Downloader {
         }
     }
 
+    /// A failed request; a timeout is a stall, since only stalls time out (no byte for the
+    /// HTTP timeout), never a download that keeps making progress.
+    fn request_error(&self, url: &Url, attempts: u32, source: reqwest::Error) -> DownloadError {
+        if source.is_timeout() {
+            DownloadError::Stalled {
+                url: url.to_string(),
+                attempts,
+                timeout: self.http.timeout(),
+                source,
+            }
+        } else {
+            DownloadError::Request {
+                url: url.to_string(),
+                attempts,
+                source,
+            }
+        }
+    }
+
     /// One request, resuming from what `part` already holds.
     async fn attempt(
         &self,
@@ -271,11 +298,7 @@ impl Downloader {
         let response = match get.send().await {
             Ok(response) => response,
             Err(source) if http::is_transient(&source) => {
-                let error = DownloadError::Request {
-                    url: url.to_string(),
-                    attempts: attempt,
-                    source,
-                };
+                let error = self.request_error(url, attempt, source);
                 return Ok(Attempt::Retry(self.http.backoff(attempt), error));
             }
             Err(source) => {
@@ -363,11 +386,7 @@ impl Downloader {
                 Err(source) => {
                     // Keep what arrived; the next attempt asks for the rest.
                     file.flush().await.map_err(io_error(part))?;
-                    let error = DownloadError::Request {
-                        url: url.to_string(),
-                        attempts: attempt,
-                        source,
-                    };
+                    let error = self.request_error(url, attempt, source);
                     return Ok(Attempt::Retry(self.http.backoff(attempt), error));
                 }
             };

@@ -11,6 +11,7 @@
 //! writes into the destination, `untar` and `unzip` walk the two archive kinds.
 
 mod path;
+pub mod tar_reader;
 mod tree;
 mod untar;
 mod unzip;
@@ -23,6 +24,8 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use crate::escape::{untrusted, untrusted_path};
+use tar_reader::RecordTooLarge;
 use tree::Tree;
 
 /// Decoders for xz may ask for a dictionary of up to 1.5 GiB; real artifacts (`xz -9` included)
@@ -165,51 +168,60 @@ pub enum ExtractError {
         #[source]
         source: zip::result::ZipError,
     },
-    #[error("archive entry `{entry}` is an absolute path; a package may only contain relative paths")]
+    #[error("archive entry `{entry}` is an absolute path; a package may only contain relative paths", entry = untrusted(.entry))]
     AbsolutePath { entry: String },
-    #[error("archive entry `{entry}` points outside the package: its path contains `..`")]
+    #[error("archive entry `{entry}` points outside the package: its path contains `..`", entry = untrusted(.entry))]
     ParentDir { entry: String },
-    #[error("archive entry `{entry}` has an invalid name: {reason}")]
+    #[error("archive entry `{entry}` has an invalid name: {reason}", entry = untrusted(.entry))]
     InvalidName { entry: String, reason: &'static str },
-    #[error("archive entry `{entry}` is a {kind}; a package may only contain files, directories and links")]
+    #[error("archive entry `{entry}` is a {kind}; a package may only contain files, directories and links", entry = untrusted(.entry))]
     UnsupportedType { entry: String, kind: String },
     #[error(
         "symlink `{entry}` points to the absolute path `{target}`; a package's symlinks must be relative"
-    )]
+    , entry = untrusted(.entry), target = untrusted(.target))]
     SymlinkAbsolute { entry: String, target: String },
-    #[error("symlink `{entry}` -> `{target}` points outside the package")]
+    #[error("symlink `{entry}` -> `{target}` points outside the package", entry = untrusted(.entry), target = untrusted(.target))]
     SymlinkEscapes { entry: String, target: String },
-    #[error("symlink `{entry}` -> `{target}` is not allowed: {reason}")]
+    #[error("symlink `{entry}` -> `{target}` is not allowed: {reason}", entry = untrusted(.entry), target = untrusted(.target))]
     SymlinkTargetInvalid {
         entry: String,
         target: String,
         reason: &'static str,
     },
-    #[error("symlinks are not supported on this platform (archive entry `{entry}`)")]
+    #[error("symlinks are not supported on this platform (archive entry `{entry}`)", entry = untrusted(.entry))]
     SymlinkUnsupported { entry: String },
     #[error(
         "archive entry `{entry}` would be written through the symlink `{link}` that an earlier entry created"
-    )]
+    , entry = untrusted(.entry), link = untrusted(.link))]
     ThroughSymlink { entry: String, link: String },
-    #[error("archive entry `{entry}` would replace the symlink that an earlier entry created at that path")]
+    #[error("archive entry `{entry}` would replace the symlink that an earlier entry created at that path", entry = untrusted(.entry))]
     ReplacesSymlink { entry: String },
     #[error(
         "archive entry `{entry}` conflicts with `{existing}`, which an earlier entry created as a {kind}"
-    )]
+    , entry = untrusted(.entry), existing = untrusted(.existing))]
     Conflict {
         entry: String,
         existing: String,
         kind: &'static str,
     },
-    #[error("hard link `{entry}` -> `{target}` points outside the package")]
+    #[error("hard link `{entry}` -> `{target}` points outside the package", entry = untrusted(.entry), target = untrusted(.target))]
     HardLinkEscapes { entry: String, target: String },
-    #[error("hard link `{entry}` -> `{target}` does not point to a regular file extracted earlier from the archive")]
+    #[error("hard link `{entry}` -> `{target}` does not point to a regular file extracted earlier from the archive", entry = untrusted(.entry), target = untrusted(.target))]
     HardLinkTarget { entry: String, target: String },
     #[error("the archive unpacks to more than {limit} bytes{}; it may be a decompression bomb", at_entry(.entry))]
     TooLarge { entry: Option<String>, limit: u64 },
-    #[error("`{name}` is not a valid name for the unpacked file: it must be a single file name, without `/`, `\\` or `..`")]
+    #[error("the archive `{}` is refused: {}", archive.display(), RecordTooLarge { what, declared: *declared, limit: *limit })]
+    RecordTooLarge {
+        archive: PathBuf,
+        what: &'static str,
+        declared: u64,
+        limit: u64,
+    },
+    #[error("the archive has more than {limit} entries; velo refuses it rather than track them all")]
+    TooManyEntries { limit: u64 },
+    #[error("`{name}` is not a valid name for the unpacked file: it must be a single file name, without `/`, `\\` or `..`", name = untrusted(.name))]
     BadFileName { name: String },
-    #[error("failed to write archive entry `{entry}` to `{}`", path.display())]
+    #[error("failed to write archive entry `{entry}` to `{}`", untrusted_path(path), entry = untrusted(.entry))]
     Write {
         entry: String,
         path: PathBuf,
@@ -220,7 +232,7 @@ pub enum ExtractError {
 
 fn at_entry(entry: &Option<String>) -> String {
     match entry {
-        Some(entry) => format!(" (at entry `{entry}`)"),
+        Some(entry) => format!(" (at entry `{}`)", untrusted(entry)),
         None => String::new(),
     }
 }

@@ -375,3 +375,68 @@ fn registry_url_with_a_path_and_no_trailing_slash() {
     );
     assert_eq!(server.requests_to("/index/packages/jq.json").len(), 1);
 }
+
+/// An index with `tool` 1.0.0, whose artifact (a few KB that do not compress) is on the server.
+fn artifact_index(index: &mut IndexBuilder) {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let noise: Vec<u8> = (0..24_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let tar = crate::common::archive::tar_gz(&[
+        crate::common::archive::executable("tool-1.0.0/bin/tool", "#!/bin/sh\necho tool\n"),
+        crate::common::archive::file("tool-1.0.0/noise", noise),
+    ]);
+    index.add_archive(
+        "tool",
+        "1.0.0",
+        "tool.tar.gz",
+        &tar,
+        json!({ "strip_components": 1 }),
+    );
+}
+
+#[test]
+fn a_download_making_steady_progress_is_not_cut_off() {
+    let (context, server) = served(artifact_index);
+    // Once, the stall timeout bounded the whole request: with no retries, 1 s in all.
+    let context = context
+        .with_env("VELO_HTTP_TIMEOUT", "1")
+        .with_env("VELO_HTTP_RETRIES", "0");
+    context.write_manifest(&manifest(&server.url(), &[("tool", "*")]));
+    // About 3 s in all, a piece every 250 ms.
+    server.inject(
+        "/artifacts/tool.tar.gz",
+        1,
+        Fault::Trickle {
+            pieces: 12,
+            every: Duration::from_millis(250),
+        },
+    );
+    let output = context.run(["sync"]);
+    assert_success(&output);
+    assert_eq!(server.requests_to("/artifacts/tool.tar.gz").len(), 1);
+    assert!(context.root.join(".velo/bin/tool").exists());
+}
+
+#[test]
+fn a_download_that_stalls_fails_with_a_clear_error() {
+    let (context, server) = served(artifact_index);
+    let context = context
+        .with_env("VELO_HTTP_TIMEOUT", "1")
+        .with_env("VELO_HTTP_RETRIES", "0")
+        .with_filter(r"\(\d+(\.\d+)? (B|KiB|MiB)\)", "([SIZE])");
+    context.write_manifest(&manifest(&server.url(), &[("tool", "*")]));
+    server.inject("/artifacts/tool.tar.gz", 1, Fault::Stall(Duration::from_secs(30)));
+    let output = context.run(["sync"]);
+    assert_eq!(output.status.code(), Some(1), "{}", context.render(&output));
+    assert_contains(
+        &stderr(&output),
+        "stopped sending: nothing arrived for 1 s (1 attempts)",
+    );
+    insta::assert_snapshot!(context.render(&output));
+}

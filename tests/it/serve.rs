@@ -1412,3 +1412,90 @@ fn startup_with_a_bucket_that_does_not_exist() {
         "cannot use bucket `velo-no-such-bucket`: a test write to the bucket returned 404",
     );
 }
+
+// 11. Slow clients: 300 connections trickling their request headers one byte at a time, against
+//     a cap of 64, do not keep a legitimate request from being answered, and a connection whose
+//     headers never complete is closed by the server.
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_header_clients_neither_starve_others_nor_stay_open() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let cache = Cache::local();
+    let server = cache.start(&["--header-read-timeout", "1s", "--max-connections", "64"]);
+    let addr = server.addr();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.push(tokio::spawn(async move {
+            // One header byte at a time, never the blank line that ends the headers.
+            for byte in request.iter().cycle().take(200) {
+                if stream.write_all(&[*byte]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }));
+    }
+
+    let response = client()
+        .get(format!("{}/healthz", server.url()))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("the legitimate request failed: {err}\n{}", server.logs()));
+    assert_eq!(response.status().as_u16(), 200);
+
+    // A connection that sends a header byte now and then, and reads: the server ends it.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut received))
+        .await
+        .expect("the server never closed the slow connection");
+    // End of stream, or a reset: either way, closed by the server.
+    if let Err(err) = read {
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    }
+    assert!(
+        received.is_empty() || received.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+    server.wait_for_log("connection limit reached", Duration::from_secs(30));
+    server.wait_for_log(
+        "did not send its request headers in time",
+        Duration::from_secs(30),
+    );
+    for task in slow {
+        task.abort();
+    }
+}
+
+// 12. A client that sends its headers and then stops sending the body it promised is
+//     disconnected after the idle timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_request_body_is_disconnected_after_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let cache = Cache::local();
+    let server = cache.start(&["--idle-timeout", "1s"]);
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let head = format!(
+        "POST /v1/negotiate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {WRITE_TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"items\": ["
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut received))
+        .await
+        .expect("the server never closed the stalled connection");
+    if let Err(err) = read {
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    }
+    // Whatever it answered, it was not a success.
+    assert!(
+        !String::from_utf8_lossy(&received).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+}

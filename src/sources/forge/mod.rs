@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
-pub use api::{releases as api_releases, ForgeError};
+pub use api::{releases as api_releases, ForgeError, FORGE_BUCKET};
 pub use providers::{ForgeRepo, Release, ReleaseAsset};
 
 use super::memo::Memo;

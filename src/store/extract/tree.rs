@@ -18,6 +18,11 @@ use super::{ArchiveFormat, ExtractError, ExtractSummary};
 
 const COPY_BUFFER: usize = 64 * 1024;
 
+/// The most entries one archive may write. The tree remembers every path it wrote, so a stream
+/// of millions of tiny headers (which compress to almost nothing) would otherwise grow memory
+/// without bound; real packages, toolchains included, have well under a tenth of this.
+pub(super) const MAX_ENTRIES: u64 = 1_000_000;
+
 pub(super) struct Tree<'a> {
     root: &'a Path,
     archive: &'a Path,
@@ -28,6 +33,8 @@ pub(super) struct Tree<'a> {
     /// Set by a reader wrapped around the decompressed stream when that stream grew past its own
     /// cap, so the read error it caused is reported as a bomb rather than as corruption.
     stream_limit_hit: Rc<Cell<bool>>,
+    /// Entries written so far (files, directories, links), against [`MAX_ENTRIES`].
+    entries: u64,
     /// Paths (relative to `root`) known to be real directories.
     dirs: HashSet<PathBuf>,
     /// Regular files written so far: the only things a hard link may point to.
@@ -59,6 +66,7 @@ impl<'a> Tree<'a> {
             limit,
             used: 0,
             stream_limit_hit: Rc::new(Cell::new(false)),
+            entries: 0,
             dirs: HashSet::new(),
             files: HashSet::new(),
             summary: ExtractSummary::default(),
@@ -230,6 +238,10 @@ impl<'a> Tree<'a> {
     /// Make sure every ancestor of `path` is a real directory inside the tree, creating missing
     /// ones, and return the full path of `path` itself.
     fn prepare(&mut self, entry: &str, path: &TreePath) -> Result<PathBuf, ExtractError> {
+        self.entries += 1;
+        if self.entries > MAX_ENTRIES {
+            return Err(ExtractError::TooManyEntries { limit: MAX_ENTRIES });
+        }
         let components = path.components();
         let Some((last, ancestors)) = components.split_last() else {
             // A TreePath is never empty; refuse rather than write to the root itself.

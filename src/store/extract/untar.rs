@@ -1,7 +1,8 @@
 //! Walking a tar stream entry by entry and handing each one, checked, to the [`Tree`].
 //!
-//! The `tar` crate parses headers (GNU long names and PAX records included) but unpacks nothing:
-//! its own `unpack` trusts too much of the archive.
+//! The `tar` crate parses headers and [`tar_reader`](super::tar_reader) joins GNU long names and
+//! PAX records to their entries with bounded memory; nothing of the crate's own `unpack` is used,
+//! since it trusts too much of the archive.
 
 use std::cell::Cell;
 use std::io::{self, Read};
@@ -10,6 +11,7 @@ use std::rc::Rc;
 use tar::EntryType;
 
 use super::path::{self, PathProblem, Separators};
+use super::tar_reader::{self, RecordTooLarge, TarEntry};
 use super::tree::Tree;
 use super::{ExtractError, ExtractOptions};
 
@@ -23,8 +25,8 @@ pub(super) fn extract<R: Read>(
     tree: &mut Tree<'_>,
     options: &ExtractOptions,
 ) -> Result<(), ExtractError> {
-    // Entry data is charged as it is read, but long names and PAX records are read whole into
-    // memory by the tar crate before we see the entry, so the stream as a whole is capped too.
+    // Entry data is charged as it is read, and headers, padding and (bounded) extension records
+    // are not, so the stream as a whole is capped too.
     let limit = tree.limit();
     let cap = limit.saturating_add(limit.max(STREAM_OVERHEAD));
     let stream = StreamCap {
@@ -33,18 +35,34 @@ pub(super) fn extract<R: Read>(
         hit: tree.stream_limit_flag(),
     };
     let mut archive = tar::Archive::new(stream);
-    let entries = archive.entries().map_err(|err| tree.read_error(None, err))?;
+    let entries = tar_reader::entries(&mut archive).map_err(|err| tree.read_error(None, err))?;
     for entry in entries {
-        let mut entry = entry.map_err(|err| tree.read_error(None, err))?;
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let mut entry = entry.map_err(|err| header_error(tree, err))?;
+        let name = String::from_utf8_lossy(entry.path_bytes()).into_owned();
         unpack_entry(tree, &mut entry, &name, options.strip_components)?;
     }
     Ok(())
 }
 
+/// A record past the reader's bounds is its own error, not corruption.
+fn header_error(tree: &Tree<'_>, err: io::Error) -> ExtractError {
+    match err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<RecordTooLarge>())
+    {
+        Some(record) => ExtractError::RecordTooLarge {
+            archive: tree.archive().to_owned(),
+            what: record.what,
+            declared: record.declared,
+            limit: record.limit,
+        },
+        None => tree.read_error(None, err),
+    }
+}
+
 fn unpack_entry<R: Read>(
     tree: &mut Tree<'_>,
-    entry: &mut tar::Entry<'_, R>,
+    entry: &mut TarEntry<'_, R>,
     name: &str,
     strip: u32,
 ) -> Result<(), ExtractError> {
@@ -57,11 +75,6 @@ fn unpack_entry<R: Read>(
         | EntryType::Directory
         | EntryType::Symlink
         | EntryType::Link => {}
-        // Metadata the tar crate did not consume (a `git archive` comment, or a record in a
-        // header it did not recognise): nothing to unpack, but its data is still read.
-        EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink => {
-            return tree.charge(name, size)
-        }
         other => {
             return Err(ExtractError::UnsupportedType {
                 entry: name.to_owned(),
@@ -69,7 +82,7 @@ fn unpack_entry<R: Read>(
             })
         }
     }
-    let path = path::entry_path(&entry.path_bytes(), Separators::Slash, strip)
+    let path = path::entry_path(entry.path_bytes(), Separators::Slash, strip)
         .map_err(|problem| problem.into_entry_error(name))?;
     let Some(path) = path else {
         // Stripped away entirely; its data still counts, since it is decompressed to skip it.
@@ -82,18 +95,12 @@ fn unpack_entry<R: Read>(
         }
         EntryType::Symlink => {
             tree.charge(name, size)?;
-            let target = entry
-                .link_name_bytes()
-                .map(|target| target.into_owned())
-                .unwrap_or_default();
+            let target = entry.link_name_bytes().unwrap_or_default().to_vec();
             tree.symlink(name, &path, &target)
         }
         EntryType::Link => {
             tree.charge(name, size)?;
-            let raw = entry
-                .link_name_bytes()
-                .map(|target| target.into_owned())
-                .unwrap_or_default();
+            let raw = entry.link_name_bytes().unwrap_or_default().to_vec();
             let target_text = String::from_utf8_lossy(&raw).into_owned();
             let target = match path::entry_path(&raw, Separators::Slash, strip) {
                 Ok(Some(target)) => target,
@@ -112,7 +119,7 @@ fn unpack_entry<R: Read>(
             };
             tree.hard_link(name, &path, &target)
         }
-        // A regular file. The tar crate expands a GNU sparse file's holes as it reads, so one is
+        // A regular file. The reader expands a GNU sparse file's holes as it reads, so one is
         // written like any other (its holes filled, and counted against the limit).
         _ => {
             let mode = entry

@@ -6,7 +6,8 @@
 use std::io::{Read, Seek};
 
 use super::path::{self, Separators};
-use super::tree::Tree;
+use super::tar_reader::MAX_NAME;
+use super::tree::{Tree, MAX_ENTRIES};
 use super::{ExtractError, ExtractOptions};
 
 /// File type bits of a Unix mode, as zip stores it in the upper half of the external attributes.
@@ -35,9 +36,20 @@ pub(super) fn extract<R: Read + Seek>(
     tree: &mut Tree<'_>,
     options: &ExtractOptions,
 ) -> Result<(), ExtractError> {
+    // The zip crate reads the central directory whole, but its records are length-prefixed and
+    // live in the file, so that costs memory in proportion to the (verified) download.
     let mut archive = zip::ZipArchive::new(reader).map_err(|source| zip_error(tree, None, source))?;
+    if archive.len() as u64 > MAX_ENTRIES {
+        return Err(ExtractError::TooManyEntries { limit: MAX_ENTRIES });
+    }
     for index in 0..archive.len() {
         let listed_name = archive.name_for_index(index).map(str::to_owned);
+        if let Some(name) = listed_name.as_ref().filter(|name| name.len() as u64 > MAX_NAME) {
+            return Err(ExtractError::InvalidName {
+                entry: name.clone(),
+                reason: "the name is longer than 4096 bytes",
+            });
+        }
         let mut file = archive
             .by_index(index)
             .map_err(|source| zip_error(tree, listed_name, source))?;

@@ -28,6 +28,8 @@ pub enum Fault {
     /// closing it. The request is logged as soon as the half is sent, so a test can tell that
     /// the client is in the middle of the download.
     Stall(Duration),
+    /// Send the body in `pieces` parts, waiting `every` before each: slow but steady.
+    Trickle { pieces: usize, every: Duration },
 }
 
 #[derive(Debug, Clone)]
@@ -191,7 +193,7 @@ fn handle(stream: TcpStream, root: &std::path::Path, state: &Mutex<State>) -> st
             return respond(&mut stream, 429, &[("Retry-After", retry_after.to_string())], b"");
         }
         Some(Fault::Slow(delay)) => thread::sleep(delay),
-        Some(Fault::Truncate | Fault::Stall(_)) | None => {}
+        Some(Fault::Truncate | Fault::Stall(_) | Fault::Trickle { .. }) | None => {}
     }
 
     let relative = path.split('?').next().unwrap_or("").trim_start_matches('/');
@@ -229,6 +231,26 @@ fn handle(stream: TcpStream, root: &std::path::Path, state: &Mutex<State>) -> st
             format!("bytes {start}-{}/{}", body.len() - 1, body.len()),
         ));
         content = &body[start..];
+    }
+    if let Some(Fault::Trickle { pieces, every }) = fault {
+        log(status);
+        let mut head = format!(
+            "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            reason(status),
+            content.len()
+        );
+        for (name, value) in &headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes())?;
+        stream.flush()?;
+        for piece in content.chunks(content.len().div_ceil(pieces.max(1)).max(1)) {
+            thread::sleep(every);
+            stream.write_all(piece)?;
+            stream.flush()?;
+        }
+        return Ok(());
     }
     if let Some(Fault::Truncate | Fault::Stall(_)) = fault {
         if matches!(fault, Some(Fault::Truncate)) {
