@@ -501,6 +501,9 @@ mod tests {
 
     const KEY: &str = "k";
 
+    /// Path → kind, mode, content or link target, and a file's modification time.
+    type Snapshot = BTreeMap<PathBuf, (char, u32, Vec<u8>, Option<SystemTime>)>;
+
     #[derive(Debug, Clone)]
     enum Craft {
         File(String, Vec<u8>),
@@ -566,7 +569,7 @@ mod tests {
     /// Everything under `dir` but its `cache` (not following symlinks): path → kind, mode, content or target,
     /// and a file's modification time. A directory's time is left out: adding an output to
     /// a directory changes it.
-    fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (char, u32, Vec<u8>, Option<SystemTime>)> {
+    fn snapshot(dir: &Path) -> Snapshot {
         use std::os::unix::fs::PermissionsExt;
         let mut out = BTreeMap::new();
         let mut pending = vec![dir.to_path_buf()];
@@ -641,11 +644,7 @@ mod tests {
 
     /// What changed between two snapshots must be inside the member's outputs, or a directory
     /// made to hold one.
-    fn assert_only_outputs_changed(
-        project: &Project,
-        before: &BTreeMap<PathBuf, (char, u32, Vec<u8>, Option<SystemTime>)>,
-        after: &BTreeMap<PathBuf, (char, u32, Vec<u8>, Option<SystemTime>)>,
-    ) {
+    fn assert_only_outputs_changed(project: &Project, before: &Snapshot, after: &Snapshot) {
         let member = project.member.strip_prefix(&project.base).unwrap();
         for path in before.keys().chain(after.keys()) {
             if before.get(path) == after.get(path) {
