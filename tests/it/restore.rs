@@ -111,9 +111,12 @@ fn build_key(context: &TestContext) -> String {
     plan["tasks"][0]["key"].as_str().unwrap().to_string()
 }
 
+/// Path → kind, mode, content or link target.
+type Tree = BTreeMap<PathBuf, (char, u32, Vec<u8>)>;
+
 /// Everything under `dir` but `skip` (not following symlinks): path → kind, mode, content or
 /// link target. Directory times are left out (adding an output changes its parent's).
-fn snapshot(dir: &Path, skip: &[&str]) -> BTreeMap<PathBuf, (char, u32, Vec<u8>)> {
+fn snapshot(dir: &Path, skip: &[&str]) -> Tree {
     let mut out = BTreeMap::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
@@ -141,12 +144,7 @@ fn snapshot(dir: &Path, skip: &[&str]) -> BTreeMap<PathBuf, (char, u32, Vec<u8>)
 }
 
 /// What must not change: the sentinel, and the project but its outputs and `.velo`.
-fn protected(
-    context: &TestContext,
-) -> (
-    BTreeMap<PathBuf, (char, u32, Vec<u8>)>,
-    BTreeMap<PathBuf, (char, u32, Vec<u8>)>,
-) {
+fn protected(context: &TestContext) -> (Tree, Tree) {
     (
         snapshot(&context.base().join("sentinel"), &[]),
         snapshot(&context.root, &["dist", ".velo"]),
@@ -238,15 +236,7 @@ fn cases() -> Vec<(&'static str, Option<&'static str>, Vec<Craft>, &'static str)
 
 /// Run `build` over a hostile result and check it was refused: the task ran, nothing protected
 /// changed, the artifact left nothing behind, and the refusal was said.
-fn assert_refused(
-    context: &TestContext,
-    case: &str,
-    leftover: &str,
-    before: &(
-        BTreeMap<PathBuf, (char, u32, Vec<u8>)>,
-        BTreeMap<PathBuf, (char, u32, Vec<u8>)>,
-    ),
-) -> Output {
+fn assert_refused(context: &TestContext, case: &str, leftover: &str, before: &(Tree, Tree)) -> Output {
     let ran = runs(context);
     let output = context.run(["run", "build"]);
     assert_success(&output);
