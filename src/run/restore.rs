@@ -464,6 +464,29 @@ fn create_dir(path: &Path) -> Result<(), Refusal> {
     }
 }
 
+/// Open a file to read it (an output to archive, an input to hash) only if it is a regular
+/// file: never through a symlink swapped in since it was listed, and never blocking on a FIFO
+/// or device.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    #[cfg(unix)]
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)?
+    };
+    #[cfg(not(unix))]
+    let file = File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("`{}` is not a regular file", path.display()),
+        ));
+    }
+    Ok(file)
+}
+
 #[cfg(unix)]
 fn open_dir_nofollow(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;

@@ -408,3 +408,57 @@ fn concurrent_runs_in_one_project_keep_a_good_entry() {
         );
     }
 }
+
+/// A repository that commits `.velo -> elsewhere` (or `.velo/tasks -> elsewhere`): the task
+/// cache's records are neither written nor removed through it.
+#[test]
+fn a_planted_velo_symlink_is_not_written_through() {
+    for planted in [".velo", ".velo/tasks"] {
+        let context = project();
+        let elsewhere = context.base().join("elsewhere");
+        fs_err::create_dir_all(&elsewhere).unwrap();
+        fs_err::write(elsewhere.join("keep.json"), "{}").unwrap();
+        let before = snapshot(&elsewhere, &[]);
+        let link = context.root.join(planted);
+        fs_err::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        assert_success(&context.run(["run", "build"]));
+        fs_err::remove_dir_all(context.root.join("dist")).unwrap();
+        let output = context.run(["run", "build"]);
+        assert_success(&output);
+        assert_contains(&stderr(&output), "Replaying build (cache hit");
+        assert_eq!(
+            snapshot(&elsewhere, &[]),
+            before,
+            "`{planted}` was written through"
+        );
+    }
+}
+
+/// A FIFO among the inputs or the outputs never blocks `velo run`: an input counts by its name,
+/// and an output that is not a regular file is not cached (with a warning).
+#[test]
+fn fifos_in_inputs_and_outputs_do_not_hang() {
+    let context = project();
+    context.write_manifest(
+        &json!({ "tasks": { "build": {
+            "command": "echo run >> ../runs.txt; mkdir -p dist && rm -f dist/pipe && mkfifo dist/pipe",
+            "inputs": ["src/**"],
+            "outputs": ["dist/**"]
+        } } })
+        .to_string(),
+    );
+    let status = std::process::Command::new("mkfifo")
+        .arg(context.root.join("src/pipe"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bound = std::time::Duration::from_secs(60);
+    let mut command = context.velo();
+    command.args(["run", "build"]);
+    let output = crate::common::serve::run_to_exit(command, bound);
+    assert_success(&output);
+    assert_contains(&stderr(&output), "could not cache the result");
+    assert_contains(&stderr(&output), "is not a regular file");
+    assert_eq!(runs(&context), 1);
+}
