@@ -51,7 +51,7 @@ const NEVER_RESTORED: [&str; 2] = [".git", ".velo"];
 /// A name from an artifact, fit to print: control characters escaped, and not too long.
 pub fn shown(name: &str) -> String {
     let escaped: String = name.escape_debug().collect();
-    match escaped.char_indices().nth(200) {
+    match escaped.char_indices().nth(1000) {
         Some((end, _)) => format!("{}…", &escaped[..end]),
         None => escaped,
     }
@@ -404,7 +404,7 @@ impl<'a> Writer<'a> {
                     };
                     return Err(Refusal::Project(format!(
                         "`{}` is {what}, and restoring never writes through one or replaces what is not an output",
-                        path.display()
+                        shown(&path.display().to_string())
                     )));
                 }
                 // `remove_file` removes a symlink itself, never what it points at.
@@ -426,8 +426,8 @@ impl<'a> Writer<'a> {
         if let Some(kept) = self.first_non_output(path, relative) {
             return Err(Refusal::Project(format!(
                 "`{}` is in the way of an output and holds `{}`, which is not one",
-                path.display(),
-                kept.display()
+                shown(&path.display().to_string()),
+                shown(&kept.display().to_string())
             )));
         }
         // `remove_dir_all` does not follow the symlinks inside.
@@ -481,7 +481,7 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
     if !file.metadata()?.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("`{}` is not a regular file", path.display()),
+            format!("`{}` is not a regular file", shown(&path.display().to_string())),
         ));
     }
     Ok(file)
@@ -515,7 +515,7 @@ pub fn set_mode(_: &File, _: u32) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::run::artifact::{self, ArtifactMeta, ARTIFACT_FORMAT};
