@@ -722,6 +722,79 @@ mod tests {
         assert!(!project.member.join("dist/x").exists());
     }
 
+    /// Long names (GNU long-name records, as `tar` writes past 100 bytes) restore; one longer
+    /// than velo's limit is refused before it is read.
+    #[test]
+    fn long_names_are_read_within_a_limit() {
+        let project = project();
+        let long = format!("outputs/dist/{}/file.txt", "d".repeat(150));
+        let target = format!("../{}", "x".repeat(150));
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut append = |name: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_mode(0o644);
+            header.set_size(data.len() as u64);
+            match link {
+                Some(link) => tar.append_link(&mut header, name, link).unwrap(),
+                None => tar.append_data(&mut header, name, data).unwrap(),
+            }
+        };
+        let meta = serde_json::json!({"format": ARTIFACT_FORMAT, "key": KEY, "task": "t", "duration_ms": 0, "created": 0});
+        append(
+            "velo-task.json",
+            tar::EntryType::Regular,
+            None,
+            meta.to_string().as_bytes(),
+        );
+        append(&long, tar::EntryType::Regular, None, b"deep");
+        append("outputs/dist/link", tar::EntryType::Symlink, Some(&target), b"");
+        let mut encoder = zstd::Encoder::new(Vec::new(), 1).unwrap();
+        encoder.write_all(&tar.into_inner().unwrap()).unwrap();
+        restore(&project, &encoder.finish().unwrap()).unwrap();
+        let restored = project.member.join(long.trim_start_matches("outputs/"));
+        assert_eq!(std::fs::read(restored).unwrap(), b"deep");
+        assert_eq!(
+            std::fs::read_link(project.member.join("dist/link")).unwrap(),
+            Path::new(&target)
+        );
+
+        let mut tar = tar::Builder::new(Vec::new());
+        let meta = meta.to_string();
+        tar.append(
+            &header(
+                "velo-task.json",
+                tar::EntryType::Regular,
+                0o644,
+                meta.len() as u64,
+                None,
+            ),
+            meta.as_bytes(),
+        )
+        .unwrap();
+        let huge = vec![b'a'; 1 << 20];
+        tar.append(
+            &header(
+                "././@LongLink",
+                tar::EntryType::GNULongName,
+                0o644,
+                huge.len() as u64,
+                None,
+            ),
+            &huge[..],
+        )
+        .unwrap();
+        tar.append(
+            &header("outputs/dist/x", tar::EntryType::Regular, 0o644, 0, None),
+            io::empty(),
+        )
+        .unwrap();
+        let mut encoder = zstd::Encoder::new(Vec::new(), 1).unwrap();
+        encoder.write_all(&tar.into_inner().unwrap()).unwrap();
+        let err = restore(&project, &encoder.finish().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("longer than"), "{err}");
+    }
+
     fn component() -> impl Strategy<Value = &'static str> {
         prop::sample::select(vec![
             "dist", "dist", "a", "b", "..", ".", "up", "esc", "out.txt", ".git", "src", "old.txt",
