@@ -24,6 +24,8 @@ const OUTPUTS_PREFIX: &str = "outputs/";
 /// Metadata and logs are read into memory; an artifact claiming more is refused.
 const MAX_META: u64 = 1 << 20;
 const MAX_LOG: u64 = 256 << 20;
+/// A GNU long name or link target longer than this is refused before it is read.
+const MAX_NAME: u64 = 16 << 10;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArtifactMeta {
@@ -135,7 +137,7 @@ pub fn create(
                     .map_err(io_error(&found.path))?;
             }
             Kind::File => {
-                let file = File::open(&found.path).map_err(io_error(&found.path))?;
+                let file = restore::open_regular(&found.path).map_err(io_error(&found.path))?;
                 header.set_size(metadata.len());
                 tar.append_data(&mut header, &name, BufReader::new(file).take(metadata.len()))
                     .map_err(io_error(&found.path))?;
@@ -218,35 +220,64 @@ pub fn restore(
 ) -> Result<Restored, ArtifactError> {
     let corrupt = |what: String| ArtifactError::Corrupt(what);
     let mut file = File::open(artifact).map_err(io_error(artifact))?;
-    // First pass: read and check everything, write nothing.
+    // First pass: read and check everything, write nothing. The archive is read raw, so a long
+    // name is read only once it is known to be short enough.
     let mut archive = tar::Archive::new(zstd::Decoder::new(&file).map_err(io_error(artifact))?);
-    let mut entries = archive
+    let entries = archive
         .entries()
-        .map_err(|err| corrupt(format!("cannot read the archive: {err}")))?;
-    let meta = match entries.next() {
-        Some(entry) => {
-            let mut entry = entry.map_err(|err| corrupt(format!("cannot read an entry: {err}")))?;
-            if entry.path_bytes().as_ref() != META_ENTRY.as_bytes() {
-                return Err(corrupt(format!("its first entry is not `{META_ENTRY}`")));
-            }
-            parse_meta(&read_entry(&mut entry, MAX_META, artifact)?)?
-        }
-        None => return Err(corrupt(format!("no `{META_ENTRY}`"))),
-    };
-    if meta.key != key {
-        return Err(ArtifactError::WrongKey {
-            expected: key.to_string(),
-            found: restore::shown(&meta.key),
-        });
-    }
+        .map_err(|err| corrupt(format!("cannot read the archive: {err}")))?
+        .raw(true);
+    let mut meta: Option<ArtifactMeta> = None;
     let mut log = Vec::new();
     let mut planned: Vec<Planned> = Vec::new();
     let mut tree: BTreeMap<String, Node> = BTreeMap::new();
-    for (index, entry) in entries.enumerate() {
+    let (mut long_name, mut long_link): (Option<Vec<u8>>, Option<Vec<u8>>) = (None, None);
+    let mut index = 0;
+    for entry in entries {
         let mut entry = entry.map_err(|err| corrupt(format!("cannot read an entry: {err}")))?;
-        let name = String::from_utf8(entry.path_bytes().into_owned())
-            .map_err(|_| corrupt("an entry name is not UTF-8".to_string()))?;
-        if index == 0 && name == LOG_ENTRY {
+        let kind = entry.header().entry_type();
+        if kind.is_gnu_longname() || kind.is_gnu_longlink() {
+            if entry.size() > MAX_NAME {
+                return Err(corrupt(format!("an entry name is longer than {MAX_NAME} bytes")));
+            }
+            let mut bytes = read_entry(&mut entry, MAX_NAME, artifact)?;
+            if bytes.last() == Some(&0) {
+                bytes.pop();
+            }
+            let slot = if kind.is_gnu_longname() {
+                &mut long_name
+            } else {
+                &mut long_link
+            };
+            if slot.replace(bytes).is_some() {
+                return Err(corrupt("an entry has two long names".to_string()));
+            }
+            continue;
+        }
+        let name_bytes = long_name
+            .take()
+            .unwrap_or_else(|| entry.path_bytes().into_owned());
+        let link_bytes = long_link
+            .take()
+            .or_else(|| entry.link_name_bytes().map(|b| b.into_owned()));
+        let name =
+            String::from_utf8(name_bytes).map_err(|_| corrupt("an entry name is not UTF-8".to_string()))?;
+        index += 1;
+        if index == 1 {
+            if name != META_ENTRY {
+                return Err(corrupt(format!("its first entry is not `{META_ENTRY}`")));
+            }
+            let parsed = parse_meta(&read_entry(&mut entry, MAX_META, artifact)?)?;
+            if parsed.key != key {
+                return Err(ArtifactError::WrongKey {
+                    expected: key.to_string(),
+                    found: restore::shown(&parsed.key),
+                });
+            }
+            meta = Some(parsed);
+            continue;
+        }
+        if index == 2 && name == LOG_ENTRY {
             log = read_entry(&mut entry, MAX_LOG, artifact)?;
             continue;
         }
@@ -258,17 +289,19 @@ pub fn restore(
         let header = entry.header();
         let mode = header.mode().unwrap_or(0o644) & 0o7777;
         let mtime = header.mtime().unwrap_or(0);
-        let node = match header.entry_type() {
+        let node = match kind {
             tar::EntryType::Directory => Node::Dir,
             tar::EntryType::Regular | tar::EntryType::Continuous => Node::File,
             tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(|err| corrupt(format!("entry `{}`: {err}", restore::shown(&name))))?
-                    .filter(|target| !target.as_os_str().is_empty())
-                    .ok_or_else(|| corrupt(format!("symlink `{}` has no target", restore::shown(&name))))?
-                    .into_owned();
-                Node::Link(target)
+                let target = link_bytes
+                    .filter(|target| !target.is_empty())
+                    .ok_or_else(|| corrupt(format!("symlink `{}` has no target", restore::shown(&name))))?;
+                Node::Link(path_from_bytes(target).ok_or_else(|| {
+                    corrupt(format!(
+                        "symlink `{}` has a target that is not UTF-8",
+                        restore::shown(&name)
+                    ))
+                })?)
             }
             other => {
                 return Err(corrupt(format!(
@@ -290,6 +323,7 @@ pub fn restore(
             mtime,
         });
     }
+    let meta = meta.ok_or_else(|| corrupt(format!("no `{META_ENTRY}`")))?;
     restore::check_tree(&tree, member_dir, root)?;
 
     // Second pass, over the same open file: write what was checked.
@@ -338,12 +372,26 @@ pub fn restore(
     })
 }
 
-/// The artifact read differently the second time (it was replaced in place while restoring).
-fn changed(artifact: &Path) -> ArtifactError {
-    ArtifactError::Io {
-        path: artifact.to_path_buf(),
-        source: io::Error::other("the artifact changed while it was restored"),
+/// A path from an archive's bytes (any bytes on Unix, UTF-8 elsewhere).
+fn path_from_bytes(bytes: Vec<u8>) -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
     }
+    #[cfg(not(unix))]
+    {
+        String::from_utf8(bytes).ok().map(PathBuf::from)
+    }
+}
+
+/// The second pass read other entries than the first, from the same open file: the archive is
+/// not what it seemed (or was edited in place while restoring).
+fn changed(artifact: &Path) -> ArtifactError {
+    ArtifactError::Corrupt(format!(
+        "`{}` read differently the second time",
+        artifact.display()
+    ))
 }
 
 /// Only the metadata and the log, for a hit whose outputs are already in place.

@@ -4,7 +4,8 @@
 //! An entry is built in a hidden staging directory beside the others and renamed into place,
 //! so readers see a whole entry or none; when two runs store the same key, the first rename
 //! wins and the second drops its copy. A hit sets the entry's modification time, which is what
-//! `velo cache prune --max-size` evicts by.
+//! `velo cache prune --max-size` evicts by. Only an entry verified to be damaged is discarded,
+//! renamed aside first so no reader sees half of one; an unreadable entry is a miss.
 
 use std::path::{Path, PathBuf};
 

@@ -51,7 +51,7 @@ const NEVER_RESTORED: [&str; 2] = [".git", ".velo"];
 /// A name from an artifact, fit to print: control characters escaped, and not too long.
 pub fn shown(name: &str) -> String {
     let escaped: String = name.escape_debug().collect();
-    match escaped.char_indices().nth(200) {
+    match escaped.char_indices().nth(1000) {
         Some((end, _)) => format!("{}…", &escaped[..end]),
         None => escaped,
     }
@@ -404,7 +404,7 @@ impl<'a> Writer<'a> {
                     };
                     return Err(Refusal::Project(format!(
                         "`{}` is {what}, and restoring never writes through one or replaces what is not an output",
-                        path.display()
+                        shown(&path.display().to_string())
                     )));
                 }
                 // `remove_file` removes a symlink itself, never what it points at.
@@ -426,8 +426,8 @@ impl<'a> Writer<'a> {
         if let Some(kept) = self.first_non_output(path, relative) {
             return Err(Refusal::Project(format!(
                 "`{}` is in the way of an output and holds `{}`, which is not one",
-                path.display(),
-                kept.display()
+                shown(&path.display().to_string()),
+                shown(&kept.display().to_string())
             )));
         }
         // `remove_dir_all` does not follow the symlinks inside.
@@ -464,6 +464,29 @@ fn create_dir(path: &Path) -> Result<(), Refusal> {
     }
 }
 
+/// Open a file to read it (an output to archive, an input to hash) only if it is a regular
+/// file: never through a symlink swapped in since it was listed, and never blocking on a FIFO
+/// or device.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    #[cfg(unix)]
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)?
+    };
+    #[cfg(not(unix))]
+    let file = File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("`{}` is not a regular file", shown(&path.display().to_string())),
+        ));
+    }
+    Ok(file)
+}
+
 #[cfg(unix)]
 fn open_dir_nofollow(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -490,4 +513,337 @@ pub fn set_mode(file: &File, mode: u32) -> io::Result<()> {
 #[cfg(not(unix))]
 pub fn set_mode(_: &File, _: u32) -> io::Result<()> {
     Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::run::artifact::{self, ArtifactMeta, ARTIFACT_FORMAT};
+    use proptest::prelude::*;
+    use std::io::Write;
+
+    const KEY: &str = "k";
+
+    /// Path → kind, mode, content or link target, and a file's modification time.
+    type Snapshot = BTreeMap<PathBuf, (char, u32, Vec<u8>, Option<SystemTime>)>;
+
+    #[derive(Debug, Clone)]
+    enum Craft {
+        File(String, Vec<u8>),
+        Dir(String, u32),
+        Link(String, String),
+    }
+
+    /// A tar header whose name (and link target) are the raw bytes given, `..` and all: what an
+    /// attacker writes, not what the `tar` crate would let through.
+    fn header(name: &str, kind: tar::EntryType, mode: u32, size: u64, link: Option<&str>) -> tar::Header {
+        let mut header = tar::Header::new_gnu();
+        let old = header.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(link) = link {
+            old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(size);
+        header.set_mtime(1_000_000_000);
+        header.set_cksum();
+        header
+    }
+
+    /// A zstd tar artifact: metadata naming `key`, a log, then `entries` as given.
+    fn craft(key: &str, entries: &[Craft]) -> Vec<u8> {
+        let meta = ArtifactMeta {
+            format: ARTIFACT_FORMAT.to_string(),
+            key: key.to_string(),
+            task: "build".to_string(),
+            duration_ms: 1,
+            created: 0,
+        };
+        let meta = serde_json::to_vec(&meta).unwrap();
+        let mut tar = tar::Builder::new(Vec::new());
+        let regular = tar::EntryType::Regular;
+        let meta_header = header("velo-task.json", regular, 0o644, meta.len() as u64, None);
+        tar.append(&meta_header, &meta[..]).unwrap();
+        tar.append(&header("log", regular, 0o644, 3, None), &b"log"[..])
+            .unwrap();
+        for entry in entries {
+            match entry {
+                Craft::File(name, content) => {
+                    let h = header(name, regular, 0o644, content.len() as u64, None);
+                    tar.append(&h, &content[..]).unwrap();
+                }
+                Craft::Dir(name, mode) => {
+                    let h = header(name, tar::EntryType::Directory, *mode, 0, None);
+                    tar.append(&h, io::empty()).unwrap();
+                }
+                Craft::Link(name, target) => {
+                    let h = header(name, tar::EntryType::Symlink, 0o777, 0, Some(target));
+                    tar.append(&h, io::empty()).unwrap();
+                }
+            }
+        }
+        let bytes = tar.into_inner().unwrap();
+        let mut encoder = zstd::Encoder::new(Vec::new(), 1).unwrap();
+        encoder.write_all(&bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// Everything under `dir` but its `cache` (not following symlinks): path → kind, mode, content or target,
+    /// and a file's modification time. A directory's time is left out: adding an output to
+    /// a directory changes it.
+    fn snapshot(dir: &Path) -> Snapshot {
+        use std::os::unix::fs::PermissionsExt;
+        let mut out = BTreeMap::new();
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(current) = pending.pop() {
+            for entry in std::fs::read_dir(&current).unwrap() {
+                let path = entry.unwrap().path();
+                if path == dir.join("cache") {
+                    continue;
+                }
+                let meta = std::fs::symlink_metadata(&path).unwrap();
+                let mode = meta.permissions().mode() & 0o7777;
+                let value = if meta.file_type().is_symlink() {
+                    let target = std::fs::read_link(&path).unwrap();
+                    ('l', 0, target.into_os_string().into_encoded_bytes(), None)
+                } else if meta.is_dir() {
+                    pending.push(path.clone());
+                    ('d', mode, Vec::new(), None)
+                } else {
+                    ('f', mode, std::fs::read(&path).unwrap(), meta.modified().ok())
+                };
+                out.insert(path.strip_prefix(dir).unwrap().to_path_buf(), value);
+            }
+        }
+        out
+    }
+
+    struct Project {
+        _temp: tempfile::TempDir,
+        base: PathBuf,
+        root: PathBuf,
+        member: PathBuf,
+        outputs: Globs,
+    }
+
+    /// `<base>/sentinel` outside the workspace `<base>/ws`, whose member `m` has sources, an
+    /// old output, a symlink out of the workspace that is not an output (`up`) and one that is
+    /// (`dist/esc`). The outputs are `dist/**` and `out.txt`.
+    fn project() -> Project {
+        let temp = tempfile::tempdir().unwrap();
+        let base = temp.path().canonicalize().unwrap();
+        let root = base.join("ws");
+        let member = root.join("m");
+        for dir in [
+            base.join("sentinel/deep"),
+            member.join("src"),
+            member.join("dist"),
+            base.join("cache"),
+        ] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(base.join("sentinel/s.txt"), "outside").unwrap();
+        std::fs::write(root.join("keep.txt"), "workspace file").unwrap();
+        std::fs::write(member.join("src/a.txt"), "source").unwrap();
+        std::fs::write(member.join("dist/old.txt"), "old output").unwrap();
+        crate::store::symlink(Path::new("../.."), &member.join("up")).unwrap();
+        crate::store::symlink(Path::new("../../../sentinel"), &member.join("dist/esc")).unwrap();
+        let outputs = Globs::new(&["dist/**".to_string(), "out.txt".to_string()]).unwrap();
+        Project {
+            _temp: temp,
+            base,
+            root,
+            member,
+            outputs,
+        }
+    }
+
+    fn restore(project: &Project, bytes: &[u8]) -> Result<artifact::Restored, artifact::ArtifactError> {
+        let path = project.base.join("cache/artifact.tar.zst");
+        std::fs::write(&path, bytes).unwrap();
+        artifact::restore(&path, KEY, &project.member, &project.root, &project.outputs)
+    }
+
+    /// What changed between two snapshots must be inside the member's outputs, or a directory
+    /// made to hold one.
+    fn assert_only_outputs_changed(project: &Project, before: &Snapshot, after: &Snapshot) {
+        let member = project.member.strip_prefix(&project.base).unwrap();
+        for path in before.keys().chain(after.keys()) {
+            if before.get(path) == after.get(path) {
+                continue;
+            }
+            let relative = path.strip_prefix(member).ok().and_then(|p| p.to_str());
+            let allowed = relative.is_some_and(|relative| {
+                project.outputs.is_match(relative)
+                    || (before.get(path).is_none() && after.get(path).is_some_and(|a| a.0 == 'd'))
+            });
+            assert!(
+                allowed,
+                "`{}` changed: {:?} -> {:?}",
+                path.display(),
+                before.get(path),
+                after.get(path)
+            );
+        }
+    }
+
+    #[test]
+    fn a_chain_of_symlinks_leading_up_is_refused() {
+        let project = project();
+        let before = snapshot(&project.base);
+        let chain = [
+            Craft::Link("outputs/dist/a".into(), ".".into()),
+            Craft::Link("outputs/dist/b".into(), "a/../../..".into()),
+        ];
+        let err = restore(&project, &craft(KEY, &chain)).unwrap_err();
+        assert!(err.is_bad_artifact(), "{err}");
+        assert!(err.to_string().contains("outputs/dist/b"), "{err}");
+        assert_eq!(snapshot(&project.base), before);
+        // The same links pointing inside are fine.
+        let inside = [
+            Craft::Link("outputs/dist/a".into(), ".".into()),
+            Craft::Link("outputs/dist/b".into(), "a/../src/a.txt".into()),
+            Craft::Link("outputs/dist/c".into(), "../../keep.txt".into()),
+        ];
+        restore(&project, &craft(KEY, &inside)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(project.member.join("dist/b")).unwrap(),
+            "source"
+        );
+    }
+
+    #[test]
+    fn a_link_through_a_symlink_on_disk_is_not_the_artifacts_fault() {
+        let project = project();
+        let through = [Craft::Link("outputs/dist/x".into(), "../up/sentinel".into())];
+        let err = restore(&project, &craft(KEY, &through)).unwrap_err();
+        assert!(!err.is_bad_artifact(), "{err}");
+        assert!(!project.member.join("dist/x").exists());
+    }
+
+    /// Long names (GNU long-name records, as `tar` writes past 100 bytes) restore; one longer
+    /// than velo's limit is refused before it is read.
+    #[test]
+    fn long_names_are_read_within_a_limit() {
+        let project = project();
+        let long = format!("outputs/dist/{}/file.txt", "d".repeat(150));
+        let target = format!("../{}", "x".repeat(150));
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut append = |name: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_mode(0o644);
+            header.set_size(data.len() as u64);
+            match link {
+                Some(link) => tar.append_link(&mut header, name, link).unwrap(),
+                None => tar.append_data(&mut header, name, data).unwrap(),
+            }
+        };
+        let meta = serde_json::json!({"format": ARTIFACT_FORMAT, "key": KEY, "task": "t", "duration_ms": 0, "created": 0});
+        append(
+            "velo-task.json",
+            tar::EntryType::Regular,
+            None,
+            meta.to_string().as_bytes(),
+        );
+        append(&long, tar::EntryType::Regular, None, b"deep");
+        append("outputs/dist/link", tar::EntryType::Symlink, Some(&target), b"");
+        let mut encoder = zstd::Encoder::new(Vec::new(), 1).unwrap();
+        encoder.write_all(&tar.into_inner().unwrap()).unwrap();
+        restore(&project, &encoder.finish().unwrap()).unwrap();
+        let restored = project.member.join(long.trim_start_matches("outputs/"));
+        assert_eq!(std::fs::read(restored).unwrap(), b"deep");
+        assert_eq!(
+            std::fs::read_link(project.member.join("dist/link")).unwrap(),
+            Path::new(&target)
+        );
+
+        let mut tar = tar::Builder::new(Vec::new());
+        let meta = meta.to_string();
+        tar.append(
+            &header(
+                "velo-task.json",
+                tar::EntryType::Regular,
+                0o644,
+                meta.len() as u64,
+                None,
+            ),
+            meta.as_bytes(),
+        )
+        .unwrap();
+        let huge = vec![b'a'; 1 << 20];
+        tar.append(
+            &header(
+                "././@LongLink",
+                tar::EntryType::GNULongName,
+                0o644,
+                huge.len() as u64,
+                None,
+            ),
+            &huge[..],
+        )
+        .unwrap();
+        tar.append(
+            &header("outputs/dist/x", tar::EntryType::Regular, 0o644, 0, None),
+            io::empty(),
+        )
+        .unwrap();
+        let mut encoder = zstd::Encoder::new(Vec::new(), 1).unwrap();
+        encoder.write_all(&tar.into_inner().unwrap()).unwrap();
+        let err = restore(&project, &encoder.finish().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("longer than"), "{err}");
+    }
+
+    fn component() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "dist", "dist", "a", "b", "..", ".", "up", "esc", "out.txt", ".git", "src", "old.txt",
+        ])
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        (any::<bool>(), prop::collection::vec(component(), 1..5))
+            .prop_map(|(absolute, parts)| format!("{}{}", if absolute { "/" } else { "" }, parts.join("/")))
+    }
+
+    /// An entry name: mostly under `outputs/` (often in `dist`), sometimes not.
+    fn name() -> impl Strategy<Value = String> {
+        (0..10u8, path()).prop_map(|(prefix, path)| match prefix {
+            0 => path,
+            1..=5 => format!("outputs/dist/{}", path.trim_start_matches('/')),
+            _ => format!("outputs/{}", path.trim_start_matches('/')),
+        })
+    }
+
+    fn entry() -> impl Strategy<Value = Craft> {
+        prop_oneof![
+            (name(), prop::collection::vec(any::<u8>(), 0..8)).prop_map(|(n, c)| Craft::File(n, c)),
+            (name(), prop::sample::select(vec![0o755, 0o700, 0o750])).prop_map(|(n, m)| Craft::Dir(n, m)),
+            (name(), path()).prop_map(|(n, t)| Craft::Link(n, t)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Whatever the entries (`..`, absolute paths, links, chains of links, duplicates, a
+        /// directory replaced by a link), a restore changes nothing outside the outputs, and an
+        /// artifact it refuses changes nothing at all.
+        #[test]
+        fn nothing_outside_the_outputs_changes(entries in prop::collection::vec(entry(), 0..8), right_key in prop::bool::weighted(0.9)) {
+            let project = project();
+            let before = snapshot(&project.base);
+            let result = restore(&project, &craft(if right_key { KEY } else { "other" }, &entries));
+            let after = snapshot(&project.base);
+            assert_only_outputs_changed(&project, &before, &after);
+            if let Err(err) = &result {
+                if err.is_bad_artifact() {
+                    prop_assert_eq!(&before, &after, "refused ({}) but changed files", err);
+                }
+            }
+            if !right_key {
+                prop_assert!(result.is_err());
+            }
+        }
+    }
 }

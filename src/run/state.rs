@@ -59,20 +59,37 @@ impl OutputState {
             outputs,
         };
         let json = serde_json::to_vec(&recorded).expect("a fingerprint always serializes");
+        if !self.owned() {
+            return;
+        }
         if let Some(velo) = self.dir.parent().filter(|velo| !velo.exists()) {
             // A project without tools gets its first `.velo/` here; keep it out of git.
             if std::fs::create_dir_all(velo).is_ok() {
                 let _ = std::fs::write(velo.join(".gitignore"), "*\n");
             }
         }
-        if std::fs::create_dir_all(&self.dir).is_ok() {
+        if std::fs::create_dir_all(&self.dir).is_ok() && self.owned() {
             let _ = crate::fs::write_atomic_unsynced(&path, &json);
         }
     }
 
     /// Forget the fingerprint, before outputs are changed.
     pub fn forget(&self, member: &str, task: &str) {
-        let _ = std::fs::remove_file(self.file(member, task));
+        if self.owned() {
+            let _ = std::fs::remove_file(self.file(member, task));
+        }
+    }
+
+    /// Whether `.velo` and `.velo/tasks` are real directories or absent: a symlink there (a
+    /// repository may commit one) is never written or removed through.
+    fn owned(&self) -> bool {
+        let velo = self.dir.parent().unwrap_or(&self.dir);
+        [velo, self.dir.as_path()]
+            .iter()
+            .all(|dir| match std::fs::symlink_metadata(dir) {
+                Ok(metadata) => metadata.is_dir(),
+                Err(err) => err.kind() == std::io::ErrorKind::NotFound,
+            })
     }
 }
 

@@ -11,6 +11,7 @@ mod http_index;
 mod lock;
 mod manifest_errors;
 mod remote;
+mod restore;
 mod run;
 mod schema;
 mod serve;
