@@ -204,7 +204,7 @@ impl Recorder {
 fn remote_project(url: &str, token: &str) -> TestContext {
     let context = TestContext::new().with_env("AWS_SECRET_ACCESS_KEY", SECRET);
     context.write_manifest(&format!(
-        r#"{{ "cache": {{ "remote": {{ "url": "{url}", "token": "{token}", "timeout_secs": 2 }} }} }}"#
+        r#"{{ "tasks": {{ "build": {{ "command": "echo built" }} }}, "cache": {{ "remote": {{ "url": "{url}", "token": "{token}", "timeout_secs": 2 }} }} }}"#
     ));
     context
 }
@@ -239,8 +239,9 @@ fn remote_expansion_reads_only_opted_in_variables() {
             "add `expand_env = [\"AWS_SECRET_ACCESS_KEY\"]` to `config.toml`",
         );
         assert!(!said.contains(SECRET), "{said}");
-        let output = context.run(["run", "--dry-run"]);
+        let output = context.run(["run", "build"]);
         assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert_contains(&stderr(&output), format!("`{field}` in `velo.json`"));
     }
     assert_eq!(server.received(), "", "nothing may reach the server");
 
@@ -286,9 +287,6 @@ fn remote_credentials_are_never_printed() {
         "http://***@127.0.0.1:[PORT]/cache?***"
     );
 
-    context.write_manifest(&format!(
-        r#"{{ "tasks": {{ "build": {{ "command": "echo built" }} }}, "cache": {{ "remote": {{ "url": "{url}", "token": "token", "timeout_secs": 2 }} }} }}"#
-    ));
     let output = context.run(["run", "build", "-v"]);
     assert_success(&output);
     let said = stderr(&output);
