@@ -300,3 +300,42 @@ fn remote_credentials_are_never_printed() {
     assert_contains(&stderr(&output), "`ftp://***@127.0.0.1/` is not an http(s) URL");
     assert!(!stderr(&output).contains(SECRET));
 }
+
+/// `auto_sync`, from the repository or from the user's own `config.toml`, never syncs a
+/// project that is not trusted; once it is, it does.
+#[test]
+fn the_hook_never_syncs_an_untrusted_project() {
+    let context = project();
+    fs_err::write(context.config_dir.join("config.toml"), "auto_sync = true\n").unwrap();
+    let hook = || context.run(["hook-env", "--shell", "bash", "--entered"]);
+    let output = hook();
+    assert_success(&output);
+    assert_contains(
+        &stderr(&output),
+        "is not trusted; run `velo trust` to activate it",
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("export"));
+    assert!(!context.root.join(".velo").exists());
+    assert!(!context.lock_path().exists());
+
+    assert_success(&context.run(["trust"]));
+    let output = hook();
+    assert_success(&output);
+    assert_contains(&String::from_utf8_lossy(&output.stdout), "export GREETING='hi';");
+    assert!(context.root.join(".velo").is_dir(), "{}", stderr(&output));
+}
+
+/// A trusted project's `${NAME}` still reads only opted-in variables: the hook applies nothing
+/// and names the variable.
+#[test]
+fn the_hook_expands_only_opted_in_variables() {
+    let context = TestContext::new().with_env("AWS_SECRET_ACCESS_KEY", SECRET);
+    context.write_manifest(r#"{ "env": { "HTTPS_PROXY": "http://${AWS_SECRET_ACCESS_KEY}@example.com" } }"#);
+    assert_success(&context.run(["trust"]));
+    let output = context.run(["hook-env", "--shell", "bash", "--entered"]);
+    assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("export"), "{stdout}");
+    assert!(!stdout.contains(SECRET), "{stdout}");
+    assert_contains(&stderr(&output), "refers to `${AWS_SECRET_ACCESS_KEY}`");
+}
