@@ -118,6 +118,9 @@ fn trust_takes_a_path() {
     );
     assert_success(&velo(&["untrust", "../project/velo.json"]));
     assert_eq!(velo(&["trust", "--show", "../project"]).status.code(), Some(1));
+    assert_success(&velo(&["trust", "../project"]));
+    assert_contains(&stderr(&velo(&["untrust", "../project/src"])), "Untrusted");
+    assert_eq!(velo(&["trust", "--show", "../project"]).status.code(), Some(1));
 
     assert_success(&velo(&["trust", "../project"]));
     fs_err::remove_dir_all(&context.root).unwrap();
