@@ -342,3 +342,25 @@ fn the_hook_expands_only_opted_in_variables() {
     assert!(!stdout.contains(SECRET), "{stdout}");
     assert_contains(&stderr(&output), "refers to `${AWS_SECRET_ACCESS_KEY}`");
 }
+
+/// A project whose path is not UTF-8 cannot be recorded: an error, not a panic, and the hook
+/// applies nothing there.
+#[test]
+fn a_path_that_is_not_utf8_is_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let context = TestContext::new();
+    let dir = context.base().join(std::ffi::OsStr::from_bytes(b"proj-\xff"));
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(dir.join("velo.json"), r#"{ "env": { "GREETING": "hi" } }"#).unwrap();
+    let output = context.velo().current_dir(&dir).arg("trust").output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "whose path is UTF-8");
+    let output = context
+        .velo()
+        .current_dir(&dir)
+        .args(["hook-env", "--shell", "bash", "--entered"])
+        .output()
+        .unwrap();
+    assert_success(&output);
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("GREETING"));
+}
