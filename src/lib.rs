@@ -12,7 +12,7 @@
 //! | [`sources`] | package sources (the velo index) implementing [`resolve::PackageSource`] |
 //! | [`store`] | the content-addressed store: verified downloads, safe extraction, link-or-copy |
 //! | [`install`] | the project's `.velo/`: Cellar, generations of `bin/` and `opt/`, state |
-//! | [`shell`] | activation hooks for bash, zsh and fish (`templates/hook.*`) and their stamps |
+//! | [`shell`] | activation hooks for bash, zsh and fish (`templates/hook.*`) and their stamps; `trust.json` in the config dir (projects the hook may activate) |
 //! | [`config`] | the user's `config.toml` |
 //! | [`run`] | `velo run`: workspaces, the task graph, task keys, the local task cache (`tasks-v1/`), the remote cache client |
 //! | [`protocol`] | the remote cache's wire format and object envelope, shared by client and server |

@@ -27,7 +27,13 @@ pub fn run(args: EnvArgs, context: &Context) -> Result<ExitCode, Error> {
                 .warn("`.velo` is not in sync with `velo.json` and `velo.lock`; run `velo sync`");
         }
     }
-    let env = ops::env::project_env(&project.root, &project.manifest, &ops::env::current_env());
+    let allowed = &context.settings.config.expand_env;
+    let env = ops::env::project_env(
+        &project.root,
+        &project.manifest,
+        &ops::env::current_env(),
+        allowed,
+    )?;
     if args.json {
         println!(
             "{}",

@@ -179,5 +179,6 @@ async fn trusted_environment(
             eprintln!("velo: this project's tools are not installed or out of date; run `velo sync`");
         }
     }
-    Ok(ops::env::project_env(root, &project.manifest, current))
+    let allowed = &context.settings.config.expand_env;
+    Ok(ops::env::project_env(root, &project.manifest, current, allowed)?)
 }

@@ -70,6 +70,7 @@ pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode, Error> {
         keep_going: args.keep_going,
         concurrency: args.concurrency.map_or_else(crate::run::parallelism, usize::from),
         echo: !printer.quiet,
+        expand_env: context.settings.config.expand_env.clone(),
     };
     let (workspace, here) = Workspace::discover(&context.cwd)?;
     let root = Project {

@@ -20,7 +20,12 @@ pub async fn run(args: ShellArgs, context: &Context) -> Result<ExitCode, Error> 
     let root = ensure_synced(context, SyncMode::Update, false).await?;
     let project = Project::load(&root)?;
     let current = ops::env::current_env();
-    let vars = ops::env::project_env(&root, &project.manifest, &current);
+    let vars = ops::env::project_env(
+        &root,
+        &project.manifest,
+        &current,
+        &context.settings.config.expand_env,
+    )?;
     let program = match args.shell {
         Some(Shell::Bash) => "bash".to_string(),
         Some(Shell::Zsh) => "zsh".to_string(),

@@ -57,13 +57,12 @@ pub fn untrust(args: UntrustArgs, context: &Context) -> Result<ExitCode, Error> 
     // The project may be gone, or its manifest broken: its record goes all the same.
     let root = match &args.path {
         Some(path) => {
-            let path = context.cwd.join(path);
-            let dir = if path.file_name().is_some_and(|name| name == MANIFEST_FILE) {
-                path.parent().map(Path::to_path_buf).unwrap_or(path)
-            } else {
-                path
-            };
-            std::fs::canonicalize(&dir).unwrap_or_else(|_| crate::fs::normalize(&dir))
+            let dir = named_dir(context, path);
+            match std::fs::canonicalize(&dir) {
+                // As `velo trust` found it: the nearest `velo.json` at or above.
+                Ok(dir) => find_project_root(&dir).unwrap_or(dir),
+                Err(_) => crate::fs::normalize(&dir),
+            }
         }
         None => find_project_root(&context.cwd)?,
     };
@@ -81,18 +80,19 @@ pub fn untrust(args: UntrustArgs, context: &Context) -> Result<ExitCode, Error> 
 /// The project named on the command line: the nearest `velo.json` at or above it.
 fn project_root(context: &Context, path: Option<&Path>) -> Result<PathBuf, Error> {
     let start = match path {
-        Some(path) => {
-            let path = context.cwd.join(path);
-            match path.file_name() {
-                Some(name) if name == MANIFEST_FILE && path.is_file() => {
-                    path.parent().map(Path::to_path_buf).unwrap_or(path)
-                }
-                _ => path,
-            }
-        }
+        Some(path) => named_dir(context, path),
         None => context.cwd.clone(),
     };
     Ok(find_project_root(&start)?)
+}
+
+/// The directory `path` names: itself, or the one holding it when it names a `velo.json`.
+fn named_dir(context: &Context, path: &Path) -> PathBuf {
+    let path = context.cwd.join(path);
+    match (path.file_name(), path.parent()) {
+        (Some(name), Some(parent)) if name == MANIFEST_FILE => parent.to_path_buf(),
+        _ => path,
+    }
 }
 
 /// What entering the project applies, so the user sees what they trust.

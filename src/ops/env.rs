@@ -1,20 +1,23 @@
 //! The environment a project's tools run in: `.velo/bin` first on `PATH`, then the manifest's
-//! `env`. Shared by `velo exec`, `velo env` and shell activation.
+//! `env`. Shared by `velo exec`, `velo env` and shell activation. `${NAME}` in a value reads
+//! only the variables the user opted into ([`Expansion`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::manifest::{EnvValue, Manifest};
+use crate::manifest::{EnvValue, ExpandError, Expansion, Manifest};
 
 /// Variables to set, computed against `current` (the environment velo was started with).
-/// `PATH`-like list values are prepended to what the variable holds now.
+/// `PATH`-like list values are prepended to what the variable holds now. `allowed` lists the
+/// names besides `VELO_*` that `${NAME}` may read (`expand_env` in `config.toml`).
 pub fn project_env(
     root: &Path,
     manifest: &Manifest,
     current: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
+    allowed: &[String],
+) -> Result<BTreeMap<String, String>, ExpandError> {
     let bin = crate::ops::sync::bin_dir(root);
-    env_layer(root, &manifest.env, current, Some(&bin))
+    env_layer(root, &manifest.env, current, Some(&bin), allowed)
 }
 
 /// The variables `env` (from the `velo.json` in `dir`) sets over `current`, with `bin` first on
@@ -24,7 +27,13 @@ pub fn env_layer(
     env: &BTreeMap<String, EnvValue>,
     current: &BTreeMap<String, String>,
     bin: Option<&Path>,
-) -> BTreeMap<String, String> {
+    allowed: &[String],
+) -> Result<BTreeMap<String, String>, ExpandError> {
+    let expansion = Expansion {
+        vars: current,
+        allowed,
+    };
+    let expand = |text: &str, name: &str| expansion.expand(text, &format!("env.{name}"));
     let root = dir;
     let separator = if cfg!(windows) { ";" } else { ":" };
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
@@ -32,17 +41,17 @@ pub fn env_layer(
     for (name, value) in env {
         match value {
             EnvValue::Value(text) => {
-                vars.insert(name.clone(), expand(text, current));
+                vars.insert(name.clone(), expand(text, name)?);
             }
             EnvValue::Paths(paths) => {
                 let resolved: Vec<String> = paths
                     .iter()
                     .map(|p| {
-                        crate::fs::normalize(&root.join(expand(p, current)))
+                        Ok(crate::fs::normalize(&root.join(expand(p, name)?))
                             .to_string_lossy()
-                            .into_owned()
+                            .into_owned())
                     })
-                    .collect();
+                    .collect::<Result<_, ExpandError>>()?;
                 if name == "PATH" {
                     path_front.extend(resolved);
                 } else {
@@ -63,22 +72,7 @@ pub fn env_layer(
         path.extend(rest.into_iter().map(str::to_string));
     }
     vars.insert("PATH".to_string(), path.join(separator));
-    vars
-}
-
-/// Replace `${NAME}` with the variable's current value (empty when unset).
-pub fn expand(text: &str, current: &BTreeMap<String, String>) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let Some(end) = rest[start..].find('}') else { break };
-        out.push_str(&rest[..start]);
-        let name = &rest[start + 2..start + end];
-        out.push_str(current.get(name).map_or("", String::as_str));
-        rest = &rest[start + end + 1..];
-    }
-    out.push_str(rest);
-    out
+    Ok(vars)
 }
 
 /// The current process environment as a sorted map (variables that are not UTF-8 are skipped).
@@ -103,15 +97,19 @@ mod tests {
             [("PATH", "/usr/bin"), ("USER", "ada"), ("PYTHONPATH", "/site")]
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .into();
-        let env = project_env(Path::new("/p"), &manifest, &current);
+        let allowed = ["USER".to_string()];
+        let env = project_env(Path::new("/p"), &manifest, &current, &allowed).unwrap();
         assert_eq!(env["PATH"], "/p/.velo/bin:/p/scripts:/usr/bin");
         assert_eq!(env["GREETING"], "hi ada");
         assert_eq!(env["PYTHONPATH"], "/p/lib:/site");
         let nested: BTreeMap<String, String> = [("PATH".to_string(), env["PATH"].clone())].into();
         assert_eq!(
-            project_env(Path::new("/p"), &manifest, &nested)["PATH"],
+            project_env(Path::new("/p"), &manifest, &nested, &allowed).unwrap()["PATH"],
             env["PATH"]
         );
         assert_eq!(env["RUST_LOG"], "info");
+        // Without `USER` in `expand_env`, the reference is an error, not an empty string.
+        let err = project_env(Path::new("/p"), &manifest, &current, &[]).unwrap_err();
+        assert_eq!(err.to_string(), "`env.GREETING` in `velo.json` refers to `${USER}`, which velo does not expand unless you allow it");
     }
 }

@@ -58,6 +58,8 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// Print task output (off with `--quiet`; it is captured either way).
     pub echo: bool,
+    /// Names besides `VELO_*` that `${NAME}` in `env` may read (`expand_env` in `config.toml`).
+    pub expand_env: Vec<String>,
 }
 
 /// Everything known before the first task starts.
@@ -186,13 +188,14 @@ impl Plan {
             &workspace.root,
             &workspace.members[0].manifest,
             &current,
-        ));
+            &options.expand_env,
+        )?);
         // Members usually share their globs; each list is compiled once.
         let mut compiled = BTreeMap::new();
         let tasks = graph
             .nodes
             .iter()
-            .map(|node| prepare(&workspace, node, &base, &mut compiled))
+            .map(|node| prepare(&workspace, node, &base, &options.expand_env, &mut compiled))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             state: OutputState::new(&workspace.root),
@@ -901,6 +904,7 @@ fn prepare(
     workspace: &Workspace,
     node: &graph::Node,
     base: &BTreeMap<String, String>,
+    expand_env: &[String],
     compiled: &mut BTreeMap<Vec<String>, Globs>,
 ) -> Result<Prepared, Error> {
     let member = &workspace.members[node.member];
@@ -961,7 +965,7 @@ fn prepare(
     declare(&workspace.members[0].manifest.env, "");
     if node.member != 0 {
         declare(&member.manifest.env, "member:");
-        let layer = crate::ops::env::env_layer(&member.dir, &member.manifest.env, &env, None);
+        let layer = crate::ops::env::env_layer(&member.dir, &member.manifest.env, &env, None, expand_env)?;
         env.extend(layer);
     }
     Ok(Prepared {

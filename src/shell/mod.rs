@@ -79,10 +79,16 @@ fn set_var(shell: Shell, name: &str, value: &str) -> String {
     }
 }
 
+/// Whether a variable can be set from a script: a valid name, and a value without NUL (which
+/// no environment can hold, and which shells drop from command output with a warning).
+fn exportable(name: &str, value: &str) -> bool {
+    crate::manifest::is_valid_env_name(name) && !value.contains('\0')
+}
+
 /// Commands that set `vars` in `shell`, one per line.
 pub fn export_script(shell: Shell, vars: &BTreeMap<String, String>) -> String {
     vars.iter()
-        .filter(|(name, _)| crate::manifest::is_valid_env_name(name))
+        .filter(|(name, value)| exportable(name, value))
         .map(|(name, value)| set_var(shell, name, value))
         .collect()
 }
@@ -110,8 +116,9 @@ pub fn hook_output(
     };
     let mut out = set_global(shell, "__VELO_RESTORE", "");
     for name in vars
-        .keys()
-        .filter(|name| crate::manifest::is_valid_env_name(name))
+        .iter()
+        .filter(|(name, value)| exportable(name, value))
+        .map(|(name, _)| name)
     {
         out.push_str(&format!("{save} {name};\n"));
     }
@@ -209,6 +216,26 @@ mod tests {
             "{fish}"
         );
         assert!(fish.contains("set -gx PATH '/p/.velo/bin' '/usr/bin';"), "{fish}");
+    }
+
+    #[test]
+    fn nothing_unexportable_reaches_the_shell() {
+        let vars: BTreeMap<String, String> = [("NUL", "a\0b"), ("A;touch x", "1"), ("OK", "$(x)`y`'z'")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let out = hook_output(shell, &vars, Path::new("/p"), Path::new("/s"), None);
+            assert!(!out.contains("NUL") && !out.contains("touch"), "{out}");
+            assert!(out.contains("OK"), "{out}");
+        }
+        assert_eq!(
+            export_script(Shell::Bash, &vars),
+            r#"export OK='$(x)`y`'\''z'\''';"#.to_string() + "\n"
+        );
+        assert_eq!(
+            export_script(Shell::Fish, &vars),
+            r#"set -gx OK '$(x)`y`\'z\'';"#.to_string() + "\n"
+        );
     }
 
     #[test]

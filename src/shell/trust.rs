@@ -25,7 +25,8 @@ const VERSION: u32 = 1;
 #[serde(deny_unknown_fields)]
 struct TrustFile {
     version: u32,
-    trusted: BTreeMap<PathBuf, Record>,
+    /// Keyed by the canonical path of the project's `velo.json`.
+    trusted: BTreeMap<String, Record>,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -56,11 +57,14 @@ pub enum TrustError {
     },
     #[error("`{}` is not a trust file velo understands: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+    #[error("velo can only trust a project whose path is UTF-8, not `{}`", path.display())]
+    NotUtf8 { path: PathBuf },
 }
 
 impl From<TrustError> for crate::error::Error {
     fn from(err: TrustError) -> Self {
         match err {
+            TrustError::NotUtf8 { .. } => crate::error::Error::usage(err.to_string(), None),
             TrustError::NoConfigDir => crate::error::Error::usage(
                 err.to_string(),
                 Some(format!(
@@ -96,6 +100,13 @@ pub fn digest(manifest: &Manifest) -> String {
     let applied = serde_json::json!({ "env": env, "auto_sync": manifest.auto_sync });
     let bytes = serde_json::to_vec(&applied).expect("JSON values serialize");
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// A record's key: the path as text (JSON has no other kind).
+fn key(manifest_path: &Path) -> Result<&str, TrustError> {
+    manifest_path.to_str().ok_or_else(|| TrustError::NotUtf8 {
+        path: manifest_path.to_path_buf(),
+    })
 }
 
 /// The trust records in a config directory.
@@ -154,7 +165,7 @@ impl TrustStore {
     /// `manifest` is now.
     pub fn status(&self, manifest_path: &Path, manifest: &Manifest) -> Result<Trust, TrustError> {
         let file = self.read()?;
-        Ok(match file.trusted.get(manifest_path) {
+        Ok(match file.trusted.get(key(manifest_path)?) {
             None => Trust::Untrusted,
             Some(record) if record.digest == digest(manifest) => Trust::Trusted,
             Some(_) => Trust::Changed,
@@ -163,18 +174,20 @@ impl TrustStore {
 
     /// Trust the project at `manifest_path` as `manifest` is now.
     pub fn trust(&self, manifest_path: &Path, manifest: &Manifest) -> Result<(), TrustError> {
+        let key = key(manifest_path)?.to_string();
         self.update(|file| {
             let record = Record {
                 digest: digest(manifest),
             };
-            file.trusted.insert(manifest_path.to_path_buf(), record);
+            file.trusted.insert(key, record);
         })
     }
 
     /// Forget the project at `manifest_path`; whether it had a record.
     pub fn untrust(&self, manifest_path: &Path) -> Result<bool, TrustError> {
+        let key = key(manifest_path)?;
         let mut removed = false;
-        self.update(|file| removed = file.trusted.remove(manifest_path).is_some())?;
+        self.update(|file| removed = file.trusted.remove(key).is_some())?;
         Ok(removed)
     }
 

@@ -341,3 +341,48 @@ fn exec_of_a_file_that_is_not_executable() {
     assert_eq!(output.status.code(), Some(126), "{}", context.render(&output));
     assert_contains(&stderr(&output), "`./velo.json` cannot be executed");
 }
+
+/// `${NAME}` in `env` reads `VELO_*` and the names in `expand_env`; any other name is an error
+/// naming it (exit 2), not its value and not an empty string.
+#[test]
+fn env_expands_only_opted_in_variables() {
+    let secret = "hunter2-aws-secret";
+    let context = synced(json!({ "PROXY": "http://${AWS_SECRET_ACCESS_KEY}@example.com" }))
+        .with_env("AWS_SECRET_ACCESS_KEY", secret)
+        .with_env("VELO_EXAMPLE", "velo-value");
+    let mut manifest: serde_json::Value = serde_json::from_str(&context.manifest()).unwrap();
+    manifest["tasks"] = json!({ "build": { "command": "true" } });
+    context.write_manifest(&manifest.to_string());
+    for args in [
+        &["env", "--json"][..],
+        &["exec", "--", "true"],
+        &["run", "build", "--dry-run"],
+    ] {
+        let output = context.run(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert_contains(
+            &stderr(&output),
+            "`env.PROXY` in `velo.json` refers to `${AWS_SECRET_ACCESS_KEY}`",
+        );
+        assert!(!stderr(&output).contains(secret));
+        assert!(!stdout(&output).contains(secret));
+    }
+    fs_err::write(
+        context.config_dir.join("config.toml"),
+        "expand_env = [\"AWS_SECRET_ACCESS_KEY\"]\n",
+    )
+    .unwrap();
+    let output = exec(&context, SYSTEM_PATH, &["sh", "-c", "echo \"$PROXY\""]);
+    assert_success(&output);
+    assert_eq!(stdout(&output), format!("http://{secret}@example.com\n"));
+
+    fs_err::remove_file(context.config_dir.join("config.toml")).unwrap();
+    context.write_manifest(
+        &context
+            .manifest()
+            .replace("AWS_SECRET_ACCESS_KEY", "VELO_EXAMPLE"),
+    );
+    let output = exec(&context, SYSTEM_PATH, &["sh", "-c", "echo \"$PROXY\""]);
+    assert_success(&output);
+    assert_eq!(stdout(&output), "http://velo-value@example.com\n");
+}

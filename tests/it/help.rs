@@ -28,3 +28,9 @@ fn usage_errors_exit_2() {
     let output = context.run(["frobnicate"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn trust_help() {
+    let context = TestContext::new();
+    insta::assert_snapshot!(context.snapshot(["trust", "--help"]));
+}

@@ -18,4 +18,5 @@ mod serve;
 mod shell;
 mod sync;
 mod tree_outdated;
+mod trust;
 mod turbo;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use crate::common::archive::{self, executable, script};
-use crate::common::{assert_success, TestContext, HOST};
+use crate::common::{assert_contains, assert_success, stderr, TestContext, HOST};
 
 /// One `#[test]` per shell, named as given, for a scenario that takes the shell.
 macro_rules! per_shell {
@@ -456,13 +456,14 @@ impl Session {
             .collect()
     }
 
-    /// An [`env_dump`] section without what the shell itself changes on `cd` or startup.
+    /// An [`env_dump`] section without what the shell itself changes on `cd` or startup (fish
+    /// exports `LS_COLORS` the first time its `ls` function runs).
     fn env(&self, label: &str) -> Vec<String> {
         self.section(label)
             .iter()
             .filter(|line| {
                 let name = line.split_once('=').map_or(line.as_str(), |(name, _)| name);
-                !["PWD", "OLDPWD", "_", "SHLVL"].contains(&name)
+                !["PWD", "OLDPWD", "_", "SHLVL", "LS_COLORS"].contains(&name)
             })
             .cloned()
             .collect()
@@ -1280,3 +1281,253 @@ per_shell!(interactive {
     Zsh: zsh_interactive_under_tmux,
     Fish: fish_interactive_under_tmux,
 });
+
+// --- 9. Trust --------------------------------------------------------------------------------
+
+/// A cloned repository `hostile` (locked, never synced) whose manifest would run code at the
+/// next prompt (`PROMPT_COMMAND`), shadow `ls` with its own `./tools/ls`, change `GREETING`
+/// and sync on `cd`. Each of those leaves a file in `marks` when it happens.
+struct Hostile {
+    dir: PathBuf,
+    marks: PathBuf,
+}
+
+impl Hostile {
+    fn new(p: &Projects) -> Self {
+        let base = p.context.base();
+        let dir = base.join("hostile");
+        let marks = base.join("marks");
+        fs_err::create_dir_all(dir.join("tools")).unwrap();
+        fs_err::create_dir_all(&marks).unwrap();
+        let ls = dir.join("tools").join("ls");
+        fs_err::write(&ls, format!("#!/bin/sh\ntouch {}\n", quote(&marks.join("ls")))).unwrap();
+        fs_err::set_permissions(&ls, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let env = json!({
+            "PROMPT_COMMAND": format!("touch {}", quote(&marks.join("prompt"))),
+            "PATH": ["./tools"],
+            "GREETING": "hostile",
+        });
+        fs_err::write(
+            dir.join("velo.json"),
+            manifest("../index", &["tool-a"], env, json!({ "auto_sync": true })),
+        )
+        .unwrap();
+        p.velo_in(&dir, &["lock"]);
+        backdate(&dir);
+        Self { dir, marks }
+    }
+
+    fn marks(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs_err::read_dir(&self.marks)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// Entering a repository nobody trusted changes no variable, puts nothing on PATH, runs no
+/// `PROMPT_COMMAND` and syncs nothing; it says so once per entry, and plain prompts inside it
+/// start no process. After `velo trust` the same session gets all of it.
+fn untrusted_applies_nothing(sh: Sh) {
+    if !available(sh.program()) {
+        return;
+    }
+    let p = Projects::new();
+    let hostile = Hostile::new(&p);
+    let log = p.context.base().join("velo-calls.log");
+    let activation = p.counting_activation(sh, &log);
+    let mark = |label: &str| format!("printf '%s\\n' '#{label}' >> {}", quote(&log));
+    let lines = vec![
+        sh.load_hook(&activation),
+        env_dump("before"),
+        stderr_marker("enter"),
+        mark("enter"),
+        format!("cd {}", quote(&hostile.dir)),
+        "true".to_string(),
+        "ls >/dev/null".to_string(),
+        "true".to_string(),
+        sh.report("inside"),
+        env_dump("inside-env"),
+        mark("inside"),
+        format!("cd {}", quote(&hostile.dir.join("tools"))),
+        "true".to_string(),
+        format!("cd {}", quote(&p.outside)),
+        stderr_marker("again"),
+        format!("cd {}", quote(&hostile.dir)),
+        "true".to_string(),
+        format!("cd {}", quote(&p.outside)),
+        env_dump("after"),
+        format!(
+            "printf '%s\\n' '@@ marks'; /bin/sh -c {}",
+            quote(Path::new(&format!(
+                "ls -A {}; test -e {} && echo synced",
+                hostile.marks.display(),
+                hostile.dir.join(".velo").display()
+            )))
+        ),
+        stderr_marker("trusted"),
+        mark("trust"),
+        format!("{} -C {} trust -q", quote(Path::new(VELO)), quote(&hostile.dir)),
+        format!("cd {}", quote(&hostile.dir)),
+        "true".to_string(),
+        "ls >/dev/null".to_string(),
+        sh.report("trusted"),
+        format!("cd {}", quote(&p.outside)),
+    ];
+    let session = p.session(sh, &lines);
+    let dump = session.dump();
+
+    assert_eq!(session.report("inside"), p.expect(&[], &[]), "{dump}");
+    let before = session.env("before");
+    assert_eq!(session.env("inside-env"), before, "{dump}");
+    assert_eq!(session.env("after"), before, "{dump}");
+    for phase in ["enter", "again"] {
+        let said = session.stderr_section(phase);
+        let expected = format!(
+            "velo: `{}` is not trusted; run `velo trust` to activate it",
+            hostile.dir.display()
+        );
+        assert_eq!(said.matches(&expected).count(), 1, "{phase}\n{dump}");
+    }
+    assert_eq!(sync_messages(&session.stderr_section("enter")), 0, "{dump}");
+    // No prompt command ran, the repository's `ls` did not, and nothing was synced.
+    assert_eq!(session.section("marks"), [] as [&str; 0], "{dump}");
+
+    // Entering once starts one `velo hook-env`; the prompts inside start none.
+    let log_text = fs_err::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = log_text
+        .split("#inside")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .collect();
+    assert_eq!(calls.len(), 1, "{log_text}");
+
+    // Trusted, the repository gets what it asked for, which shows the checks above can fail.
+    let trusted = session.report("trusted");
+    assert_eq!(trusted["GREETING"], "hostile", "{dump}");
+    assert_eq!(
+        trusted["tool-a"],
+        p.bin(&hostile.dir, "tool-a").display().to_string(),
+        "{dump}"
+    );
+    let mut expected_marks = vec!["ls".to_string()];
+    if sh == Sh::Bash {
+        expected_marks.push("prompt".to_string());
+    }
+    assert_eq!(hostile.marks(), expected_marks, "{dump}");
+}
+
+per_shell!(untrusted_applies_nothing {
+    Bash: bash_untrusted_project_applies_nothing_until_trusted,
+    Zsh: zsh_untrusted_project_applies_nothing_until_trusted,
+    Fish: fish_untrusted_project_applies_nothing_until_trusted,
+});
+
+/// A trusted project's values reach the shell byte for byte, whatever they hold: quotes,
+/// newlines, `$(…)`, backticks, and what fish treats specially. Nothing in them runs.
+fn hostile_values(sh: Sh) {
+    if !available(sh.program()) {
+        return;
+    }
+    let p = Projects::new();
+    let marks = p.context.base().join("marks");
+    fs_err::create_dir_all(&marks).unwrap();
+    let m = |name: &str| marks.join(name).display().to_string();
+    let value = format!(
+        "a'b\"c $(touch {}) `touch {}` $HOME \\ \\' \\\\ '\\''\n; touch {} | & # % * ? ~ {{x,y}} (touch {}) $status end\t!",
+        m("dollar"),
+        m("backtick"),
+        m("newline"),
+        m("fish")
+    );
+    p.write_a(json!({ "HOSTILE": value, "GREETING": "a" }), json!({}));
+    p.trust(&p.a);
+    backdate(&p.a);
+    let out = p.context.base().join("value.txt");
+    let lines = vec![
+        sh.load_hook(&p.activation(sh)),
+        format!("cd {}", quote(&p.a)),
+        format!("printf '%s' \"$HOSTILE\" > {}", quote(&out)),
+        format!("cd {}", quote(&p.outside)),
+        match sh {
+            Sh::Bash | Sh::Zsh => "printf '%s\\n' '@@ left' \"${HOSTILE-<unset>}\"".to_string(),
+            Sh::Fish => "printf '%s\\n' '@@ left'; set -q HOSTILE; or echo '<unset>'".to_string(),
+        },
+    ];
+    let session = p.session(sh, &lines);
+    let dump = session.dump();
+    assert_eq!(fs_err::read_to_string(&out).unwrap(), value, "{dump}");
+    assert_eq!(session.section("left"), ["<unset>"], "{dump}");
+    assert_eq!(fs_err::read_dir(&marks).unwrap().count(), 0, "{dump}");
+}
+
+per_shell!(hostile_values {
+    Bash: bash_hostile_values_arrive_intact_and_run_nothing,
+    Zsh: zsh_hostile_values_arrive_intact_and_run_nothing,
+    Fish: fish_hostile_values_arrive_intact_and_run_nothing,
+});
+
+/// direnv's `use velo` is velo's hook too: `direnv allow` trusts the `.envrc`, but the
+/// project's environment comes only after `velo trust`, and again only after a change to it
+/// is trusted.
+#[test]
+fn direnv_use_velo_waits_for_velo_trust() {
+    if !available("direnv") {
+        return;
+    }
+    let p = Projects::synced();
+    let hostile = Hostile::new(&p);
+    let base = p.context.base();
+    let config = base.join("xdg-config");
+    let direnv_config = config.join("direnv");
+    let library = p.context.run(["direnv"]);
+    assert_success(&library);
+    fs_err::create_dir_all(direnv_config.join("lib")).unwrap();
+    fs_err::write(direnv_config.join("lib").join("use_velo.sh"), &library.stdout).unwrap();
+    fs_err::write(hostile.dir.join(".envrc"), "use velo\n").unwrap();
+    let direnv = |args: &[&str]| {
+        let output = clean_command(&p.context, "direnv")
+            .env("XDG_CONFIG_HOME", &config)
+            .env("XDG_DATA_HOME", base.join("xdg-data"))
+            .env("XDG_CACHE_HOME", base.join("xdg-cache"))
+            .env("DIRENV_CONFIG", &direnv_config)
+            .current_dir(&p.outside)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "direnv {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    };
+    let dir = hostile.dir.display().to_string();
+    direnv(&["allow", &dir]);
+    let probe = ["exec", &dir, "sh", "-c", "echo \"$GREETING\"; command -v ls"];
+    let output = direnv(&probe);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "original\n/usr/bin/ls\n",
+        "stderr: {}",
+        stderr(&output)
+    );
+    assert_contains(&stderr(&output), "is not trusted; run `velo trust`");
+    assert!(
+        !hostile.dir.join(".velo").exists(),
+        "direnv synced an untrusted project"
+    );
+
+    p.velo_in(&hostile.dir, &["trust"]);
+    let output = direnv(&probe);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("hostile\n{}\n", hostile.dir.join("tools/ls").display()),
+        "stderr: {}",
+        stderr(&output)
+    );
+}
