@@ -84,9 +84,17 @@ impl From<TrustError> for crate::error::Error {
     }
 }
 
+/// What entering a project applies, in a fixed shape: fields in this order, `env` sorted by
+/// name (a `serde_json::Map` would depend on whether a crate turned on `preserve_order`).
+#[derive(serde::Serialize)]
+struct Applied<'a> {
+    env: BTreeMap<&'a str, serde_json::Value>,
+    auto_sync: Option<bool>,
+}
+
 /// The digest of what entering a project with `manifest` applies.
 pub fn digest(manifest: &Manifest) -> String {
-    let env: serde_json::Map<String, serde_json::Value> = manifest
+    let env = manifest
         .env
         .iter()
         .map(|(name, value)| {
@@ -94,10 +102,13 @@ pub fn digest(manifest: &Manifest) -> String {
                 EnvValue::Value(text) => serde_json::Value::from(text.as_str()),
                 EnvValue::Paths(paths) => serde_json::Value::from(paths.clone()),
             };
-            (name.clone(), value)
+            (name.as_str(), value)
         })
         .collect();
-    let applied = serde_json::json!({ "env": env, "auto_sync": manifest.auto_sync });
+    let applied = Applied {
+        env,
+        auto_sync: manifest.auto_sync,
+    };
     let bytes = serde_json::to_vec(&applied).expect("JSON values serialize");
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
@@ -245,6 +256,16 @@ mod tests {
         assert!(store.untrust(path).unwrap());
         assert!(!store.untrust(path).unwrap());
         assert_eq!(store.status(path, &first).unwrap(), Trust::Untrusted);
+    }
+
+    #[test]
+    fn the_digest_is_over_env_then_auto_sync() {
+        let m = manifest(r#"{"auto_sync": true, "env": {"B": "2", "A": ["x"]}}"#);
+        let expected = br#"{"env":{"A":["x"],"B":"2"},"auto_sync":true}"#;
+        assert_eq!(
+            digest(&m),
+            format!("sha256:{}", hex::encode(Sha256::digest(expected)))
+        );
     }
 
     #[test]

@@ -162,6 +162,23 @@ fn explicit_commands_need_no_trust() {
     assert_contains(&String::from_utf8_lossy(&output.stdout), "\"GREETING\": \"hi\"");
     let output = context.run(["run", "build"]);
     assert_success(&output);
+    let mut shell = context
+        .velo()
+        .args(["shell", "--shell", "bash"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    shell
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"echo \"$GREETING\"; exit 3\n")
+        .unwrap();
+    let output = shell.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "hi\n");
     assert!(!context.config_dir.join("trust.json").exists());
 }
 
