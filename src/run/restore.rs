@@ -107,10 +107,7 @@ pub fn check_tree(entries: &BTreeMap<String, Node>, member_dir: &Path, root: &Pa
     let member = member_dir
         .strip_prefix(root)
         .map_err(|_| Refusal::Project(format!("`{}` is outside the workspace", member_dir.display())))?;
-    let overlay = |path: &Path| -> Option<Node> {
-        let relative = path.strip_prefix(member).ok()?.to_str()?;
-        entries.get(relative).cloned()
-    };
+    let overlay = |relative: &Path| -> Option<Node> { entries.get(relative.to_str()?).cloned() };
     for (relative, node) in entries {
         if let Node::Link(target) = node {
             resolve_link(root, member, relative, target, &overlay).map_err(|err| {
@@ -147,10 +144,10 @@ enum Step {
     Name(OsString),
 }
 
-/// Follow the symlink `member/relative -> target` (paths relative to `root`) to where it
-/// leads, through the links `overlay` knows (the artifact's) and, elsewhere, those on disk
-/// (never following one to look). `Ok` when it stays inside `root`. The link's own parents are
-/// taken as the real directories the restore makes them.
+/// Follow the symlink `member/relative -> target` (`member` relative to `root`) to where it
+/// leads, through the links `overlay` knows (the artifact's, by path relative to the member)
+/// and, elsewhere, those on disk (never following one to look). `Ok` when it stays inside
+/// `root`. The link's own parents are taken as the real directories the restore makes them.
 pub fn resolve_link(
     root: &Path,
     member: &Path,
@@ -158,16 +155,21 @@ pub fn resolve_link(
     target: &Path,
     overlay: &dyn Fn(&Path) -> Option<Node>,
 ) -> Result<(), LinkError> {
+    let none = |_: &Path| None;
     let mut resolver = Resolver {
         root,
-        overlay,
+        overlay: &none,
         here: Vec::new(),
         fresh: None,
         hops: 0,
         via_disk: false,
     };
-    // The member directory itself may sit behind symlinks on disk.
+    // The member directory itself may sit behind symlinks on disk; the artifact's entries are
+    // wherever it really is.
     resolver.follow(member)?;
+    let member_here: PathBuf = resolver.here.iter().collect();
+    let below_member = |path: &Path| overlay(path.strip_prefix(&member_here).ok()?);
+    resolver.overlay = &below_member;
     let parent = Path::new(relative).parent().unwrap_or(Path::new(""));
     resolver
         .here
