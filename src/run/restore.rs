@@ -60,7 +60,11 @@ pub fn shown(name: &str) -> String {
 /// Check one output entry's path (relative to the member, without the `outputs/` prefix).
 pub fn check_entry(relative: &str, outputs: &Globs) -> Result<(), Refusal> {
     let refuse = |why: &str| Refusal::Artifact(format!("entry `outputs/{}` {why}", shown(relative)));
-    let plain = !relative.is_empty()
+    // Canonical names only (no `.`, no empty parts): two spellings of one path would slip past
+    // the duplicate check.
+    let plain = relative
+        .split('/')
+        .all(|part| !part.is_empty() && part != "." && part != "..")
         && Path::new(relative)
             .components()
             .all(|c| matches!(c, Component::Normal(_)))
@@ -713,6 +717,22 @@ mod tests {
             std::fs::read_to_string(project.member.join("dist/b")).unwrap(),
             "source"
         );
+    }
+
+    /// `dist/./sub` is `dist/sub`: a second spelling may not turn a directory into a link (to
+    /// `src`, which is no output) for the entries after it.
+    #[test]
+    fn a_path_spelled_twice_is_refused() {
+        let project = project();
+        let before = snapshot(&project.base);
+        let entries = [
+            Craft::Dir("outputs/dist/sub/".into(), 0o755),
+            Craft::Link("outputs/dist/./sub".into(), "../src".into()),
+            Craft::File("outputs/dist/sub/pwned".into(), b"x".to_vec()),
+        ];
+        let err = restore(&project, &craft(KEY, &entries)).unwrap_err();
+        assert!(err.is_bad_artifact(), "{err}");
+        assert_eq!(snapshot(&project.base), before);
     }
 
     #[test]
