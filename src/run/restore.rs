@@ -318,6 +318,8 @@ impl<'a> Writer<'a> {
         mtime: u64,
     ) -> Result<(), Refusal> {
         let parent = self.parent(relative)?;
+        // Whatever was a directory here is not one any more.
+        self.real.remove(relative);
         let target = self.member_dir.join(relative);
         self.clear_dir(&target, relative)?;
         let mut temp = tempfile::Builder::new()
@@ -339,6 +341,8 @@ impl<'a> Writer<'a> {
 
     pub fn symlink(&mut self, relative: &str, link: &Path) -> Result<(), Refusal> {
         let parent = self.parent(relative)?;
+        // Whatever was a directory here is not one any more.
+        self.real.remove(relative);
         let target = self.member_dir.join(relative);
         self.clear_dir(&target, relative)?;
         let mut tries = 0;
