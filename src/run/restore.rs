@@ -60,7 +60,11 @@ pub fn shown(name: &str) -> String {
 /// Check one output entry's path (relative to the member, without the `outputs/` prefix).
 pub fn check_entry(relative: &str, outputs: &Globs) -> Result<(), Refusal> {
     let refuse = |why: &str| Refusal::Artifact(format!("entry `outputs/{}` {why}", shown(relative)));
-    let plain = !relative.is_empty()
+    // Canonical names only (no `.`, no empty parts): two spellings of one path would slip past
+    // the duplicate check.
+    let plain = relative
+        .split('/')
+        .all(|part| !part.is_empty() && part != "." && part != "..")
         && Path::new(relative)
             .components()
             .all(|c| matches!(c, Component::Normal(_)))
@@ -107,10 +111,7 @@ pub fn check_tree(entries: &BTreeMap<String, Node>, member_dir: &Path, root: &Pa
     let member = member_dir
         .strip_prefix(root)
         .map_err(|_| Refusal::Project(format!("`{}` is outside the workspace", member_dir.display())))?;
-    let overlay = |path: &Path| -> Option<Node> {
-        let relative = path.strip_prefix(member).ok()?.to_str()?;
-        entries.get(relative).cloned()
-    };
+    let overlay = |relative: &Path| -> Option<Node> { entries.get(relative.to_str()?).cloned() };
     for (relative, node) in entries {
         if let Node::Link(target) = node {
             resolve_link(root, member, relative, target, &overlay).map_err(|err| {
@@ -147,10 +148,10 @@ enum Step {
     Name(OsString),
 }
 
-/// Follow the symlink `member/relative -> target` (paths relative to `root`) to where it
-/// leads, through the links `overlay` knows (the artifact's) and, elsewhere, those on disk
-/// (never following one to look). `Ok` when it stays inside `root`. The link's own parents are
-/// taken as the real directories the restore makes them.
+/// Follow the symlink `member/relative -> target` (`member` relative to `root`) to where it
+/// leads, through the links `overlay` knows (the artifact's, by path relative to the member)
+/// and, elsewhere, those on disk (never following one to look). `Ok` when it stays inside
+/// `root`. The link's own parents are taken as the real directories the restore makes them.
 pub fn resolve_link(
     root: &Path,
     member: &Path,
@@ -158,16 +159,21 @@ pub fn resolve_link(
     target: &Path,
     overlay: &dyn Fn(&Path) -> Option<Node>,
 ) -> Result<(), LinkError> {
+    let none = |_: &Path| None;
     let mut resolver = Resolver {
         root,
-        overlay,
+        overlay: &none,
         here: Vec::new(),
         fresh: None,
         hops: 0,
         via_disk: false,
     };
-    // The member directory itself may sit behind symlinks on disk.
+    // The member directory itself may sit behind symlinks on disk; the artifact's entries are
+    // wherever it really is.
     resolver.follow(member)?;
+    let member_here: PathBuf = resolver.here.iter().collect();
+    let below_member = |path: &Path| overlay(path.strip_prefix(&member_here).ok()?);
+    resolver.overlay = &below_member;
     let parent = Path::new(relative).parent().unwrap_or(Path::new(""));
     resolver
         .here
@@ -312,6 +318,8 @@ impl<'a> Writer<'a> {
         mtime: u64,
     ) -> Result<(), Refusal> {
         let parent = self.parent(relative)?;
+        // Whatever was a directory here is not one any more.
+        self.real.remove(relative);
         let target = self.member_dir.join(relative);
         self.clear_dir(&target, relative)?;
         let mut temp = tempfile::Builder::new()
@@ -333,6 +341,8 @@ impl<'a> Writer<'a> {
 
     pub fn symlink(&mut self, relative: &str, link: &Path) -> Result<(), Refusal> {
         let parent = self.parent(relative)?;
+        // Whatever was a directory here is not one any more.
+        self.real.remove(relative);
         let target = self.member_dir.join(relative);
         self.clear_dir(&target, relative)?;
         let mut tries = 0;
@@ -711,6 +721,22 @@ mod tests {
             std::fs::read_to_string(project.member.join("dist/b")).unwrap(),
             "source"
         );
+    }
+
+    /// `dist/./sub` is `dist/sub`: a second spelling may not turn a directory into a link (to
+    /// `src`, which is no output) for the entries after it.
+    #[test]
+    fn a_path_spelled_twice_is_refused() {
+        let project = project();
+        let before = snapshot(&project.base);
+        let entries = [
+            Craft::Dir("outputs/dist/sub/".into(), 0o755),
+            Craft::Link("outputs/dist/./sub".into(), "../src".into()),
+            Craft::File("outputs/dist/sub/pwned".into(), b"x".to_vec()),
+        ];
+        let err = restore(&project, &craft(KEY, &entries)).unwrap_err();
+        assert!(err.is_bad_artifact(), "{err}");
+        assert_eq!(snapshot(&project.base), before);
     }
 
     #[test]
