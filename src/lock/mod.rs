@@ -243,21 +243,23 @@ impl Lock {
     /// Refuse a lock whose names, versions, digests or paths could lead a sync outside the
     /// project or the store: a lock comes from the repository, and a repository can be hostile.
     pub fn validate(&self) -> Result<(), String> {
-        let safe_relative = |path: &str| {
-            !path.is_empty()
-                && !path.starts_with(['/', '\\'])
-                && !path.contains(':')
-                && path
-                    .split(['/', '\\'])
-                    .all(|part| part != ".." && !part.contains('\0'))
+        use crate::manifest::{
+            check_bin_path, check_bin_selection, is_valid_command_name, is_valid_env_name,
         };
+        for (key, requirement) in &self.manifest.dependencies {
+            if let Some(bin) = &requirement.bin {
+                check_bin_selection(bin).map_err(|why| format!("dependency `{key}`: {why}"))?;
+            }
+        }
         for (name, package) in &self.packages {
             let key_ok = name.parse::<PackageKey>().is_ok();
             if !key_ok {
                 return Err(format!("package `{name}` has an invalid name"));
             }
             let canonical = crate::version::Version::parse_lenient(&package.version).map(|v| v.to_string());
-            if canonical.as_deref() != Ok(package.version.as_str()) {
+            if canonical.as_deref() != Ok(package.version.as_str())
+                || !crate::manifest::is_valid_command_name(&package.version)
+            {
                 return Err(format!(
                     "package `{name}` has an invalid version `{}`",
                     package.version
@@ -273,13 +275,23 @@ impl Lock {
                     return Err(format!("`{name}` has an invalid sha256 for {platform}"));
                 }
                 for (command, path) in &artifact.bin {
-                    if command.is_empty()
-                        || command.contains(['/', '\\', '\0'])
-                        || command == ".."
-                        || !safe_relative(path)
-                    {
+                    let problem = if is_valid_command_name(command) {
+                        check_bin_path(path).err()
+                    } else {
+                        Some(format!("`{command}` is not a command name"))
+                    };
+                    if let Some(why) = problem {
                         return Err(format!(
-                            "`{name}` has an unsafe `bin` entry `{command}` -> `{path}` for {platform}"
+                            "`{name}` has an unsafe `bin` entry `{command}` -> `{path}` for {platform}: {why}"
+                        ));
+                    }
+                }
+                for (variable, value) in &artifact.env {
+                    // These become lines of a shell script: a name that is not a variable
+                    // name would run code.
+                    if !is_valid_env_name(variable) || value.contains('\0') {
+                        return Err(format!(
+                            "`{name}` has an invalid `env` entry `{variable}` for {platform} (names use letters, digits and `_`, not starting with a digit)"
                         ));
                     }
                 }
