@@ -45,6 +45,8 @@ pub enum DownloadError {
     Offline { url: String },
     #[error("`{url}` is not a URL or a path velo can download from")]
     BadUrl { url: String },
+    #[error("`{url}` is not a regular file (`{}` is a link, directory, FIFO or device)", path.display())]
+    NotAFile { url: String, path: PathBuf },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -186,18 +188,35 @@ impl Downloader {
         path: &Path,
         part: &Path,
     ) -> Result<(), DownloadError> {
-        let mut input = tokio::fs::File::open(path)
+        // A lock can name any local path: only a regular file is read (a FIFO or a device would
+        // block or never end), opened without following a link and checked on the open file.
+        let opened = {
+            let owned = path.to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                crate::fs::owned::open_regular(&owned, std::fs::OpenOptions::new().read(true))
+            })
             .await
-            .map_err(|err| match err.kind() {
+            .map_err(|err| StoreError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(err),
+            })?
+        };
+        let mut input = tokio::fs::File::from_std(opened.map_err(|err| {
+            match err.kind() {
                 std::io::ErrorKind::NotFound => DownloadError::NotFound {
                     url: request.url.clone(),
+                },
+                std::io::ErrorKind::InvalidInput => DownloadError::NotAFile {
+                    url: request.url.clone(),
+                    path: path.to_path_buf(),
                 },
                 _ => StoreError::Io {
                     path: path.to_path_buf(),
                     source: err,
                 }
                 .into(),
-            })?;
+            }
+        })?);
         let actual = input.metadata().await.map_err(io_error(path))?.len();
         if actual != request.size {
             return Err(DownloadError::SizeMismatch {

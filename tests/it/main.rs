@@ -6,6 +6,7 @@ mod add_remove;
 mod exec_env;
 mod forge;
 mod help;
+mod hostile_velo;
 mod http_index;
 mod lock;
 mod manifest_errors;
