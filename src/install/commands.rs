@@ -182,3 +182,41 @@ fn executables_in(tree: &Path, dir: &str) -> BTreeMap<String, CommandTarget> {
     }
     found
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn commands_resolve_only_inside_the_package() {
+        let temp = tempfile::tempdir().unwrap();
+        let tree = temp.path().join("tree");
+        fs_err::create_dir_all(tree.join("bin")).unwrap();
+        fs_err::create_dir_all(tree.join("libexec/real")).unwrap();
+        fs_err::write(tree.join("libexec/real/tool"), "#!/bin/sh\n").unwrap();
+        fs_err::write(temp.path().join("outside"), "#!/bin/sh\n").unwrap();
+        symlink("../libexec/real/tool", tree.join("bin/tool")).unwrap();
+        symlink("../libexec", tree.join("bin/lib")).unwrap();
+        symlink("../../outside", tree.join("bin/up")).unwrap();
+        symlink(temp.path().join("outside"), tree.join("bin/absolute")).unwrap();
+        symlink("lib/../../../outside", tree.join("bin/sneaky")).unwrap();
+        symlink("loop", tree.join("bin/loop")).unwrap();
+        let inside = tree.join("libexec/real/tool");
+        assert_eq!(resolve_inside(&tree, "bin/tool"), Some(inside.clone()));
+        assert_eq!(resolve_inside(&tree, "bin/lib/real/tool"), Some(inside.clone()));
+        assert_eq!(resolve_inside(&tree, "./bin/tool"), Some(inside));
+        for path in [
+            "bin/up",
+            "bin/absolute",
+            "bin/sneaky",
+            "bin/loop",
+            "bin",
+            "../outside",
+            "/bin/sh",
+            "bin/missing",
+        ] {
+            assert_eq!(resolve_inside(&tree, path), None, "{path}");
+        }
+    }
+}

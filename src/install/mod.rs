@@ -502,6 +502,55 @@ pub fn remove_unused_packages(velo: &OwnedDir, keep: &BTreeSet<(String, String)>
 mod tests {
     use super::*;
 
+    /// Keys as the manifest and lock allow them: bare names, and every prefixed shape.
+    fn any_key() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let name = "[a-z0-9][a-z0-9._+@-]{0,6}";
+        let segment = "[A-Za-z0-9._-]{1,6}";
+        prop_oneof![
+            proptest::string::string_regex(name).unwrap(),
+            (
+                prop_oneof![
+                    Just("github"),
+                    Just("codeberg"),
+                    Just("gitea"),
+                    Just("gitlab"),
+                    Just("brew"),
+                    Just("index")
+                ],
+                prop::collection::vec(proptest::string::string_regex(segment).unwrap(), 1..4),
+            )
+                .prop_map(|(prefix, segments)| format!("{prefix}:{}", segments.join("/"))),
+        ]
+        .prop_filter("a valid key", |key| key.parse::<PackageKey>().is_ok())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cellar_names_are_injective_even_ignoring_case(a in any_key(), b in any_key()) {
+            let (dir_a, dir_b) = (dir_name(&a), dir_name(&b));
+            proptest::prop_assert_eq!(key_from_dir_name(&dir_a), a.clone());
+            if a != b {
+                proptest::prop_assert_ne!(dir_a.to_lowercase(), dir_b.to_lowercase());
+            }
+            proptest::prop_assert!(!dir_a.contains('/') && dir_a != "." && dir_a != "..");
+        }
+    }
+
+    #[test]
+    fn cellar_names() {
+        for (key, dir) in [
+            ("jq", "jq"),
+            ("github-foo+bar", "github-foo+bar"),
+            ("github:foo/bar", "_github+foo+bar"),
+            ("github:BurntSushi/ripgrep", "_github+^burnt^sushi+ripgrep"),
+            ("gitea:codeberg.org/o/r", "_gitea+codeberg.org+o+r"),
+        ] {
+            assert_eq!(dir_name(key), dir, "{key}");
+            assert_eq!(key_from_dir_name(dir), key, "{dir}");
+        }
+    }
+
     #[test]
     fn quoting() {
         assert_eq!(shell_quote("plain"), "'plain'");
