@@ -225,7 +225,19 @@ impl Downloader {
                 actual,
             });
         }
-        let mut output = tokio::fs::File::create(part).await.map_err(io_error(part))?;
+        // Written in place: not through a link or into a FIFO someone left at its name.
+        if std::fs::symlink_metadata(part).is_ok_and(|m| !m.is_file()) {
+            crate::fs::remove_any(part).map_err(io_error(part))?;
+        }
+        let output = crate::fs::owned::open_regular(
+            part,
+            std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true),
+        )
+        .map_err(io_error(part))?;
+        let mut output = tokio::fs::File::from_std(output);
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; 256 * 1024];
         let mut written = 0u64;

@@ -619,3 +619,21 @@ fn upgrading_with_a_link_in_the_cellar_keeps_the_other_package() {
     );
     assert!(!stderr(&output).contains("0.9.0"), "{}", stderr(&output));
 }
+
+#[test]
+fn a_tasks_link_in_velo_is_not_written_through() {
+    let context = TestContext::new();
+    make_sentinel(&context);
+    let task = json!({ "command": "echo built > out.txt", "outputs": ["out.txt"] });
+    context.write_manifest(&json!({ "tasks": { "build": task } }).to_string());
+    fs_err::create_dir_all(velo_dir(&context)).unwrap();
+    symlink("../../sentinel", velo_dir(&context).join("tasks")).unwrap();
+    let before = outside(&context);
+    for _ in 0..2 {
+        let output = context.run(["run", "build"]);
+        assert_success(&output);
+        assert_eq!(outside(&context), before, "{}", context.render(&output));
+    }
+    assert!(velo_dir(&context).join("tasks").is_dir() && !velo_dir(&context).join("tasks").is_symlink());
+    assert_eq!(names_in(&velo_dir(&context).join("tasks")).len(), 1);
+}
