@@ -66,6 +66,36 @@ pub fn resolve_inside(tree: &Path, path: &str) -> Option<PathBuf> {
     None
 }
 
+/// What identifies the file a command runs as it is now: inode, size and modification time.
+/// Recorded in the sealed state, so a file replaced after the sync (a `git checkout` of a
+/// committed `.velo/`) no longer counts as installed. (Not the change time: linking the same
+/// store file into another project changes it.)
+pub fn command_stamp(package_dir: &Path, target: &CommandTarget) -> Option<String> {
+    let metadata = std::fs::metadata(resolve_inside(package_dir, &target.path)?).ok()?;
+    let modified = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(format!("{inode}:{}:{modified}", metadata.len()))
+}
+
+/// The stamps of `commands` in `package_dir`, `None` when one cannot be read.
+pub fn command_stamps(
+    package_dir: &Path,
+    commands: &BTreeMap<String, CommandTarget>,
+) -> Option<BTreeMap<String, String>> {
+    commands
+        .iter()
+        .map(|(name, target)| Some((name.clone(), command_stamp(package_dir, target)?)))
+        .collect()
+}
+
 fn is_executable(tree: &Path, path: &str) -> bool {
     resolve_inside(tree, path)
         .and_then(|file| std::fs::metadata(file).ok())

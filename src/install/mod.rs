@@ -27,7 +27,7 @@ mod state;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub use commands::{find_commands, CommandTarget};
+pub use commands::{command_stamps, find_commands, CommandTarget};
 pub use state::{InstallState, InstalledPackage, StateKey, STATE_VERSION};
 
 use crate::fs::owned::OwnedDir;

@@ -56,6 +56,9 @@ pub struct InstalledPackage {
     /// Whether its commands go through a shim that sets environment.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shim: bool,
+    /// Each command's file as the sync left it ([`super::commands::command_stamp`]).
+    #[serde(default)]
+    pub stamps: BTreeMap<String, String>,
 }
 
 /// The key states are sealed with: random, made once per cache dir.

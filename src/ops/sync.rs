@@ -64,10 +64,11 @@ pub fn is_fresh(root: &Path, host: Platform, frozen: bool, cache: &Cache) -> boo
         && links_to("opt", "current/opt")
         && velo.dir(&state.generation).is_some()
         && digest_file(&root.join(LOCK_FILE)).as_deref() == Some(state.lock_digest.as_str())
-        && state
-            .packages
-            .iter()
-            .all(|(name, package)| install::existing_package_dir(&velo, name, &package.version).is_some())
+        && state.packages.iter().all(|(name, package)| {
+            install::existing_package_dir(&velo, name, &package.version).is_some_and(|dir| {
+                install::command_stamps(dir.path(), &package.commands).as_ref() == Some(&package.stamps)
+            })
+        })
         && (frozen
             || digest_file(&root.join(MANIFEST_FILE)).as_deref() == Some(state.manifest_digest.as_str()))
 }
@@ -178,11 +179,15 @@ pub async fn install(
     let packages: BTreeMap<String, InstalledPackage> = installed
         .iter()
         .map(|(package, commands)| {
+            let dir = layout.package_dir(&package.name, &package.version);
             let entry = InstalledPackage {
                 version: package.version.clone(),
                 tree: package.tree.key(),
                 commands: commands.clone(),
                 shim: !package.artifact.env.is_empty(),
+                // Every command was just found, so each has a stamp; one that vanished since
+                // leaves the stamps short, and the next sync installs the package again.
+                stamps: install::command_stamps(&dir, commands).unwrap_or_default(),
             };
             (package.name.clone(), entry)
         })
@@ -363,7 +368,11 @@ fn installed_commands_of(
         return None;
     }
     let dir = install::existing_package_dir(velo, &package.name, &package.version)?;
-    install::find_commands(package, dir.path(), package.bin.as_ref()).ok()
+    let commands = install::find_commands(package, dir.path(), package.bin.as_ref()).ok()?;
+    // The files are still the ones this machine's velo put there.
+    (commands == installed.commands
+        && install::command_stamps(dir.path(), &commands).as_ref() == Some(&installed.stamps))
+    .then_some(commands)
 }
 
 fn label(package: &Wanted) -> String {

@@ -637,3 +637,21 @@ fn a_tasks_link_in_velo_is_not_written_through() {
     assert!(velo_dir(&context).join("tasks").is_dir() && !velo_dir(&context).join("tasks").is_symlink());
     assert_eq!(names_in(&velo_dir(&context).join("tasks")).len(), 1);
 }
+
+#[test]
+fn a_command_replaced_after_a_sync_is_installed_again() {
+    // As `git checkout` does to a committed `.velo/`: the file is replaced, the sealed state is
+    // not, and the no-op check must notice.
+    let context = project_with(&[]);
+    assert_success(&context.run(["sync"]));
+    let tool = velo_dir(&context).join("Cellar/alpha/1.0.0/bin/alpha");
+    fs_err::remove_file(&tool).unwrap();
+    fs_err::write(&tool, "#!/bin/sh\necho 'the repository ran'\n").unwrap();
+    fs_err::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = context.run(["sync"]);
+    assert_success(&output);
+    assert_contains(&stderr(&output), "Installed 1 of 1 package");
+    assert_eq!(run_tool(&context, "alpha", &["--version"]), "alpha 1.0.0\n");
+    let output = context.run(["sync"]);
+    assert_contains(&stderr(&output), "Checked");
+}
