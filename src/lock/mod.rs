@@ -106,6 +106,8 @@ pub enum LockError {
     Invalid { path: PathBuf, message: String },
     #[error("`{}` was written by a newer velo (lock format {found}; this velo reads {LOCK_VERSION})", path.display())]
     TooNew { path: PathBuf, found: u32 },
+    #[error("refusing to write `{}`: {message}", path.display())]
+    Unsafe { path: PathBuf, message: String },
     #[error("failed to write `{}`", path.display())]
     Write {
         path: PathBuf,
@@ -119,6 +121,10 @@ impl LockError {
         match self {
             LockError::Invalid { .. } => Some("delete it and run `velo lock` to create it again".to_string()),
             LockError::TooNew { .. } => Some("upgrade velo".to_string()),
+            LockError::Unsafe { .. } => Some(
+                "a package source gave a `bin` path or `env` name velo refuses; tell its maintainers"
+                    .to_string(),
+            ),
             _ => None,
         }
     }
@@ -328,6 +334,11 @@ impl Lock {
     /// Write the lock to `path` unless the file already holds exactly this content.
     /// Returns whether the file was written.
     pub fn write_if_changed(&self, path: &Path) -> Result<bool, LockError> {
+        // Never write a lock that reading it back would refuse.
+        self.validate().map_err(|message| LockError::Unsafe {
+            path: path.to_path_buf(),
+            message,
+        })?;
         let text = self.to_text();
         if fs_err::read(path).is_ok_and(|existing| existing == text.as_bytes()) {
             return Ok(false);

@@ -655,3 +655,21 @@ fn a_command_replaced_after_a_sync_is_installed_again() {
     let output = context.run(["sync"]);
     assert_contains(&stderr(&output), "Checked");
 }
+
+#[test]
+fn an_index_with_an_unsafe_env_name_is_never_locked() {
+    // (An index's unsafe `bin` path already makes its artifact unusable when it is read.)
+    let context = TestContext::new();
+    let mut index = context.index();
+    let extra = json!({ "env": { "A=1; touch pwned; B": "x" } });
+    index.add_archive("kit", "1.0.0", "kit.tar.gz", &tool_archive("kit", "kit"), extra);
+    index.write();
+    context.write_manifest(&manifest(LOCAL, any_version(&["kit"])));
+    let output = context.run(["sync"]);
+    assert!(!output.status.success(), "{}", context.render(&output));
+    assert_contains(&stderr(&output), "refusing to write");
+    assert_contains(&stderr(&output), "`A=1; touch pwned; B`");
+    assert!(!context.lock_path().exists());
+    assert!(!velo_dir(&context).join("bin").exists());
+    assert!(!context.root.join("pwned").exists());
+}
