@@ -221,6 +221,38 @@ pub fn open_regular(path: &Path, options: &mut OpenOptions) -> io::Result<File> 
     Ok(file)
 }
 
+/// The largest project file (`velo.json`, `velo.lock`) velo reads.
+pub const MAX_PROJECT_FILE: u64 = 64 << 20;
+
+/// Read the regular file at `path` (a link to one is fine: a project may share its files), at
+/// most `limit` bytes. A FIFO or a device is refused without blocking, a directory is refused,
+/// and a file larger than `limit` is an error instead of a read that never ends.
+pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("`{}` is not a regular file", path.display()),
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("`{}` is larger than {limit} bytes", path.display()),
+        ));
+    }
+    Ok(bytes)
+}
+
 #[cfg(unix)]
 fn set_mode(file: &File, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;

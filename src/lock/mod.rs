@@ -211,7 +211,10 @@ impl Lock {
 
     /// Like [`Lock::read`], also returning the text the lock was parsed from.
     pub fn read_with_text(path: &Path) -> Result<Option<(Lock, String)>, LockError> {
-        let text = match fs_err::read_to_string(path) {
+        // A FIFO, a device or an endless file at `velo.lock` is refused, not read forever.
+        let read = crate::fs::owned::read_regular(path, crate::fs::owned::MAX_PROJECT_FILE)
+            .and_then(|bytes| String::from_utf8(bytes).map_err(std::io::Error::other));
+        let text = match read {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => {
@@ -340,7 +343,8 @@ impl Lock {
             message,
         })?;
         let text = self.to_text();
-        if fs_err::read(path).is_ok_and(|existing| existing == text.as_bytes()) {
+        let existing = crate::fs::owned::read_regular(path, crate::fs::owned::MAX_PROJECT_FILE);
+        if existing.is_ok_and(|existing| existing == text.as_bytes()) {
             return Ok(false);
         }
         crate::fs::write_atomic(path, text.as_bytes()).map_err(|source| LockError::Write {

@@ -300,10 +300,12 @@ impl Project {
     /// Parse the `velo.json` in `root`.
     pub fn load(root: &Path) -> Result<Self, ManifestError> {
         let path = root.join(MANIFEST_FILE);
-        let text = fs_err::read_to_string(&path).map_err(|source| ManifestError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text = crate::fs::owned::read_regular(&path, crate::fs::owned::MAX_PROJECT_FILE)
+            .and_then(|bytes| String::from_utf8(bytes).map_err(std::io::Error::other))
+            .map_err(|source| ManifestError::Read {
+                path: path.clone(),
+                source,
+            })?;
         let manifest = Manifest::from_str(&text, &path)?;
         Ok(Self {
             root: root.to_path_buf(),

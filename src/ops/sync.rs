@@ -39,7 +39,9 @@ pub struct SyncResult {
 
 /// The digest of the file at `path`, if it can be read.
 pub fn digest_file(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|bytes| digest(&bytes))
+    crate::fs::owned::read_regular(path, crate::fs::owned::MAX_PROJECT_FILE)
+        .ok()
+        .map(|bytes| digest(&bytes))
 }
 
 /// Whether `.velo/` was synced from exactly this `velo.lock` (and, unless `frozen`, this

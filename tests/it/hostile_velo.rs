@@ -673,3 +673,27 @@ fn an_index_with_an_unsafe_env_name_is_never_locked() {
     assert!(!velo_dir(&context).join("bin").exists());
     assert!(!context.root.join("pwned").exists());
 }
+
+#[test]
+fn a_lock_that_is_a_fifo_or_a_device_is_refused_without_hanging() {
+    let context = local_project(&["alpha"]);
+    context.write_manifest(&manifest(LOCAL, any_version(&["alpha"])));
+    let status = Command::new("mkfifo")
+        .arg(context.base().join("fifo"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for target in ["/dev/zero", "../fifo"] {
+        let _ = std::fs::remove_file(context.lock_path());
+        symlink(target, context.lock_path()).unwrap();
+        for args in [&["sync", "--frozen"][..], &["sync"], &["exec", "--", "true"]] {
+            let output = run_bounded(&context, args);
+            assert!(
+                !output.status.success(),
+                "{target} {args:?}: {}",
+                context.render(&output)
+            );
+            assert_contains(&stderr(&output), "not a regular file");
+        }
+    }
+}
