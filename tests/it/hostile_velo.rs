@@ -695,5 +695,7 @@ fn a_lock_that_is_a_fifo_or_a_device_is_refused_without_hanging() {
             );
             assert_contains(&stderr(&output), "not a regular file");
         }
+        // The shell hook reads these files too, and must not hang the prompt.
+        run_bounded(&context, &["hook-env", "--shell", "bash"]);
     }
 }
