@@ -19,7 +19,7 @@
 //! `.velo/` may have come with the repository, so nothing in it is trusted: every path is
 //! reached through [`OwnedDir`] (no symlink followed, a link or file where velo expects its own
 //! directory replaced), and `state.json` counts only when it carries the seal of this machine's
-//! cache key (see [`state`]), so a committed state cannot make velo skip installing a package.
+//! cache key (see `state.rs`), so a committed state cannot make velo skip installing a package.
 
 mod commands;
 mod state;
