@@ -46,7 +46,9 @@ pub async fn run(args: ExecArgs, context: &Context) -> Result<ExitCode, Error> {
         _ => (NOT_EXECUTABLE, format!("failed to run `{program}`: {error}")),
     };
     let hint = (code == NOT_FOUND).then(|| {
-        let commands: Vec<String> = ops::sync::installed_commands(&root).into_keys().collect();
+        let commands: Vec<String> = ops::sync::installed_commands(&root, &context.settings.cache)
+            .into_keys()
+            .collect();
         match crate::suggest::closest(&program, commands.iter().map(String::as_str)) {
             Some(best) => format!("did you mean `{best}`?"),
             None => "`velo list` shows the installed packages and their commands".to_string(),

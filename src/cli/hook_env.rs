@@ -150,7 +150,7 @@ async fn trusted_environment(
     let installed = context
         .settings
         .host
-        .is_some_and(|host| ops::sync::is_fresh(root, host, true));
+        .is_some_and(|host| ops::sync::is_fresh(root, host, true, &context.settings.cache));
     let lock = crate::lock::Lock::read(&project.lock_path()).ok().flatten();
     let stale_lock = crate::lock::Lock::staleness(lock.as_ref(), &project.manifest).is_some();
     if !installed || stale_lock {
