@@ -32,6 +32,7 @@ pub fn run(args: EnvArgs, context: &Context) -> Result<ExitCode, Error> {
         &project.root,
         &project.manifest,
         &ops::env::current_env(),
+        ops::sync::bin_dir(&project.root, &context.settings.cache).as_deref(),
         allowed,
     )?;
     if args.json {

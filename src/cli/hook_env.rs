@@ -180,5 +180,12 @@ async fn trusted_environment(
         }
     }
     let allowed = &context.settings.config.expand_env;
-    Ok(ops::env::project_env(root, &project.manifest, current, allowed)?)
+    let bin = ops::sync::bin_dir(root, &context.settings.cache);
+    Ok(ops::env::project_env(
+        root,
+        &project.manifest,
+        current,
+        bin.as_deref(),
+        allowed,
+    )?)
 }

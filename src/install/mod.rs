@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use commands::{command_stamps, find_commands, CommandTarget};
-pub use state::{InstallState, InstalledPackage, StateKey, STATE_VERSION};
+pub use state::{InstallState, InstalledPackage, StateKey, KEYS_BUCKET, STATE_VERSION};
 
 use crate::fs::owned::OwnedDir;
 use crate::lock::{Artifact, Lock};

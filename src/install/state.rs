@@ -26,7 +26,7 @@ pub const STATE_VERSION: u32 = 2;
 const STATE_FILE: &str = "state.json";
 /// A state is a few kilobytes; anything much larger is not one velo wrote.
 const MAX_STATE_SIZE: u64 = 16 << 20;
-const KEYS_BUCKET: &str = "keys-v1";
+pub const KEYS_BUCKET: &str = "keys-v1";
 const KEY_FILE: &str = "state";
 const KEY_LEN: usize = 32;
 

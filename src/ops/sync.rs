@@ -56,15 +56,9 @@ pub fn is_fresh(root: &Path, host: Platform, frozen: bool, cache: &Cache) -> boo
     let Some(state) = InstallState::read(&velo, StateKey::find(cache).as_ref()) else {
         return false;
     };
-    let links_to = |name: &str, target: &str| {
-        std::fs::read_link(velo.path().join(name)).is_ok_and(|link| link == Path::new(target))
-    };
     state.platform == host
         && Path::new(&state.root) == root
-        && links_to("current", &state.generation)
-        && links_to("bin", "current/bin")
-        && links_to("opt", "current/opt")
-        && velo.dir(&state.generation).is_some()
+        && links_are_velos(&velo, &state)
         && digest_file(&root.join(LOCK_FILE)).as_deref() == Some(state.lock_digest.as_str())
         && state.packages.iter().all(|(name, package)| {
             install::existing_package_dir(&velo, name, &package.version).is_some_and(|dir| {
@@ -403,7 +397,22 @@ pub fn installed_commands(root: &Path, cache: &Cache) -> BTreeMap<String, (Strin
     commands
 }
 
-/// Directories a project's environment puts first on `PATH`.
-pub fn bin_dir(root: &Path) -> PathBuf {
-    Layout::new(root).bin()
+/// Whether `current`, `bin` and `opt` are the links the sync that wrote `state` made.
+fn links_are_velos(velo: &OwnedDir, state: &InstallState) -> bool {
+    let links_to = |name: &str, target: &str| {
+        std::fs::read_link(velo.path().join(name)).is_ok_and(|link| link == Path::new(target))
+    };
+    links_to("current", &state.generation)
+        && links_to("bin", "current/bin")
+        && links_to("opt", "current/opt")
+        && velo.dir(&state.generation).is_some()
+}
+
+/// The directory a project's environment puts first on `PATH`: `.velo/bin`, but only when this
+/// velo made it (a state sealed with this cache's key, and the links that sync made). A
+/// committed `.velo/bin` never reaches `PATH`, trusted project or not.
+pub fn bin_dir(root: &Path, cache: &Cache) -> Option<PathBuf> {
+    let velo = install::existing_velo_dir(&Layout::new(root))?;
+    let state = InstallState::read(&velo, StateKey::find(cache).as_ref())?;
+    links_are_velos(&velo, &state).then(|| Layout::new(root).bin())
 }

@@ -269,6 +269,33 @@ fn before_a_sync_an_unsealed_state_provides_no_commands() {
     assert_contains(&stderr(&output), "run `velo sync`");
 }
 
+#[test]
+fn a_committed_velo_bin_never_reaches_path() {
+    let author = project_with(&[]);
+    assert_success(&author.run(["sync"]));
+    let clone = local_project(&["alpha"]);
+    for file in ["velo.json", "velo.lock"] {
+        fs_err::copy(author.root.join(file), clone.root.join(file)).unwrap();
+    }
+    copy_tree(&velo_dir(&author), &clone.root);
+    let bin = velo_dir(&clone).join("bin").display().to_string();
+    let path_of = |output: &Output| -> String {
+        let env: BTreeMap<String, String> = serde_json::from_slice(&output.stdout).unwrap();
+        env["PATH"].clone()
+    };
+    let committed = clone.run(["env", "--json"]);
+    assert_success(&committed);
+    assert!(
+        !path_of(&committed).split(':').any(|dir| dir == bin),
+        "{}",
+        path_of(&committed)
+    );
+    // Once this velo has synced, `.velo/bin` is its own and goes first.
+    assert_success(&clone.run(["sync"]));
+    let synced = clone.run(["env", "--json"]);
+    assert_eq!(path_of(&synced).split(':').next(), Some(bin.as_str()));
+}
+
 /// A `velo.lock` for the packages (key, artifact file in `<temp>/artifacts`, artifact bytes,
 /// extra artifact fields), with a matching `velo.json`; install it with `sync --frozen`.
 fn write_lock(context: &TestContext, packages: &[(&str, &str, Vec<u8>, Value)]) {
