@@ -821,6 +821,42 @@ mod tests {
         assert!(err.to_string().contains("longer than"), "{err}");
     }
 
+    /// A PAX `path` record is what the entry is named, so it is checked like any other name:
+    /// one climbing out of the outputs is refused, one inside them restores.
+    #[test]
+    fn a_pax_path_is_checked_like_a_name() {
+        let project = project();
+        let meta = serde_json::json!({"format": ARTIFACT_FORMAT, "key": KEY, "task": "t", "duration_ms": 0, "created": 0})
+            .to_string();
+        let with_pax_path = |path: &str| {
+            let mut tar = tar::Builder::new(Vec::new());
+            let meta_header = header(
+                "velo-task.json",
+                tar::EntryType::Regular,
+                0o644,
+                meta.len() as u64,
+                None,
+            );
+            tar.append(&meta_header, meta.as_bytes()).unwrap();
+            tar.append_pax_extensions([("path", path.as_bytes())]).unwrap();
+            tar.append(
+                &header("outputs/dist/x", tar::EntryType::Regular, 0o644, 2, None),
+                &b"hi"[..],
+            )
+            .unwrap();
+            let mut encoder = zstd::Encoder::new(Vec::new(), 1).unwrap();
+            encoder.write_all(&tar.into_inner().unwrap()).unwrap();
+            encoder.finish().unwrap()
+        };
+        let before = snapshot(&project.base);
+        let err = restore(&project, &with_pax_path("outputs/../../sentinel/s.txt")).unwrap_err();
+        assert!(err.is_bad_artifact(), "{err}");
+        assert_eq!(snapshot(&project.base), before);
+        restore(&project, &with_pax_path("outputs/dist/y")).unwrap();
+        assert_eq!(std::fs::read(project.member.join("dist/y")).unwrap(), b"hi");
+        assert!(!project.member.join("dist/x").exists());
+    }
+
     fn component() -> impl Strategy<Value = &'static str> {
         prop::sample::select(vec![
             "dist", "dist", "a", "b", "..", ".", "up", "esc", "out.txt", ".git", "src", "old.txt",
