@@ -136,7 +136,9 @@ pub fn create(
                     .map_err(io_error(&found.path))?;
             }
             Kind::File => {
-                let file = restore::open_regular(&found.path).map_err(io_error(&found.path))?;
+                let file =
+                    crate::fs::owned::open_regular(&found.path, std::fs::OpenOptions::new().read(true))
+                        .map_err(io_error(&found.path))?;
                 header.set_size(metadata.len());
                 tar.append_data(&mut header, &name, BufReader::new(file).take(metadata.len()))
                     .map_err(io_error(&found.path))?;
