@@ -193,6 +193,17 @@ fn copy_tree(from: &Path, to: &Path) {
     assert!(status.success());
 }
 
+/// A clone of `author`'s project on another machine (its own cache): the manifest, the lock
+/// and the author's `.velo/` as the repository committed them.
+fn clone_of(author: &TestContext) -> TestContext {
+    let clone = local_project(&["alpha"]);
+    for file in ["velo.json", "velo.lock"] {
+        fs_err::copy(author.root.join(file), clone.root.join(file)).unwrap();
+    }
+    copy_tree(&velo_dir(author), &clone.root);
+    clone
+}
+
 #[test]
 fn a_committed_state_that_lies_does_not_skip_installing() {
     // Where the repository's author synced, with their own cache.
@@ -201,11 +212,7 @@ fn a_committed_state_that_lies_does_not_skip_installing() {
 
     // A clone on another machine: the author's `.velo/` committed, its state rewritten for
     // the clone's path, and the tool in the Cellar swapped for the repository's own script.
-    let clone = local_project(&["alpha"]);
-    for file in ["velo.json", "velo.lock"] {
-        fs_err::copy(author.root.join(file), clone.root.join(file)).unwrap();
-    }
-    copy_tree(&velo_dir(&author), &clone.root);
+    let clone = clone_of(&author);
     let state_path = velo_dir(&clone).join("state.json");
     let mut state: Value = serde_json::from_str(&fs_err::read_to_string(&state_path).unwrap()).unwrap();
     state["root"] = json!(clone.root.display().to_string());
@@ -230,11 +237,7 @@ fn a_committed_state_that_lies_does_not_skip_installing() {
 fn before_a_sync_an_unsealed_state_provides_no_commands() {
     let author = project_with(&[]);
     assert_success(&author.run(["sync"]));
-    let clone = local_project(&["alpha"]);
-    for file in ["velo.json", "velo.lock"] {
-        fs_err::copy(author.root.join(file), clone.root.join(file)).unwrap();
-    }
-    copy_tree(&velo_dir(&author), &clone.root);
+    let clone = clone_of(&author);
     let output = clone.run(["which", "alpha"]);
     assert_eq!(output.status.code(), Some(1), "{}", clone.render(&output));
     assert_contains(&stderr(&output), "run `velo sync`");
@@ -244,11 +247,7 @@ fn before_a_sync_an_unsealed_state_provides_no_commands() {
 fn a_committed_velo_bin_never_reaches_path() {
     let author = project_with(&[]);
     assert_success(&author.run(["sync"]));
-    let clone = local_project(&["alpha"]);
-    for file in ["velo.json", "velo.lock"] {
-        fs_err::copy(author.root.join(file), clone.root.join(file)).unwrap();
-    }
-    copy_tree(&velo_dir(&author), &clone.root);
+    let clone = clone_of(&author);
     let bin = velo_dir(&clone).join("bin").display().to_string();
     let path_of = |output: &Output| -> String {
         let env: BTreeMap<String, String> = serde_json::from_slice(&output.stdout).unwrap();

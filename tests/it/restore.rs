@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::common::disk;
 use crate::common::serve::{Cache, Server, READ_TOKEN};
-use crate::common::{assert_contains, assert_success, stderr, TestContext};
+use crate::common::{assert_contains, assert_success, run_at_once, stderr, TestContext};
 
 /// An entry of a crafted artifact, named as it is in the tar (`outputs/…`).
 enum Craft {
@@ -353,19 +353,12 @@ fn concurrent_runs_in_one_project_keep_a_good_entry() {
     let entry = context.cache_dir.join("tasks-v1").join(&key);
     for round in 0..3 {
         fs_err::remove_dir_all(context.root.join("dist")).unwrap();
-        let children: Vec<_> = (0..3)
-            .map(|_| {
-                context
-                    .velo()
-                    .args(["run", "build"])
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        for child in children {
-            let output = child.wait_with_output().unwrap();
+        let runs = (0..3).map(|_| {
+            let mut command = context.velo();
+            command.args(["run", "build"]);
+            command
+        });
+        for output in run_at_once(runs) {
             assert_success(&output);
             let text = stderr(&output);
             assert!(

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::common::archive::{self, executable, script};
 use crate::common::disk;
-use crate::common::{assert_contains, assert_success, stderr, TestContext};
+use crate::common::{assert_contains, assert_success, run_at_once, stderr, TestContext};
 
 /// A test context whose snapshots hide task keys and durations.
 fn context() -> TestContext {
@@ -1448,21 +1448,12 @@ fn concurrent_runs_share_the_cache() {
         write_json(dir, "velo.json", &manifest);
         write(dir, "src/a.txt", "source\n");
     }
-    let children: Vec<_> = copies[..4]
-        .iter()
-        .map(|dir| {
-            context
-                .velo()
-                .current_dir(dir)
-                .args(["run", "build"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let output = child.wait_with_output().unwrap();
+    let runs = copies[..4].iter().map(|dir| {
+        let mut command = context.velo();
+        command.current_dir(dir).args(["run", "build"]);
+        command
+    });
+    for output in run_at_once(runs) {
         assert_success(&output);
     }
     for dir in &copies[..4] {
