@@ -47,7 +47,9 @@ pub async fn run(args: HookEnvArgs, context: &Context) -> Result<ExitCode, Error
     let store = TrustStore::from_config(&context.settings.config).ok();
     let trust_file = store.as_ref().map(TrustStore::path);
     if args.direnv {
-        let vars = environment(&root, None, args.entered, store.as_ref(), context, &current).await;
+        let vars = or_reported(
+            trusted_environment(&root, None, args.entered, store.as_ref(), context, &current).await,
+        );
         if let Some(path) = &trust_file {
             println!(
                 "watch_file {}",
@@ -63,15 +65,17 @@ pub async fn run(args: HookEnvArgs, context: &Context) -> Result<ExitCode, Error
         .root()
         .join(HOOK_BUCKET)
         .join(crate::cache::url_digest(&root.to_string_lossy()));
-    let vars = environment(
-        &root,
-        Some(&stamp),
-        args.entered,
-        store.as_ref(),
-        context,
-        &current,
-    )
-    .await;
+    let vars = or_reported(
+        trusted_environment(
+            &root,
+            Some(&stamp),
+            args.entered,
+            store.as_ref(),
+            context,
+            &current,
+        )
+        .await,
+    );
     print!(
         "{}",
         shell::hook_output(args.shell, &vars, &root, &stamp, trust_file.as_deref())
@@ -79,23 +83,14 @@ pub async fn run(args: HookEnvArgs, context: &Context) -> Result<ExitCode, Error
     Ok(ExitCode::SUCCESS)
 }
 
-/// The environment to apply, with problems said on stderr.
-async fn environment(
-    root: &Path,
-    stamp: Option<&Path>,
-    entered: bool,
-    store: Option<&TrustStore>,
-    context: &Context,
-    current: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    match trusted_environment(root, stamp, entered, store, context, current).await {
-        Ok(vars) => vars,
-        Err(err) => {
-            let hint = err.hint().map(|hint| format!(" ({hint})")).unwrap_or_default();
-            eprintln!("velo: {err}{hint}");
-            BTreeMap::new()
-        }
-    }
+/// The environment to apply: what [`trusted_environment`] found, or nothing, with the problem
+/// said on stderr.
+fn or_reported(result: Result<BTreeMap<String, String>, Error>) -> BTreeMap<String, String> {
+    result.unwrap_or_else(|err| {
+        let hint = err.hint().map(|hint| format!(" ({hint})")).unwrap_or_default();
+        eprintln!("velo: {err}{hint}");
+        BTreeMap::new()
+    })
 }
 
 /// The project's environment when the user trusts it, syncing first when `auto_sync` is on and

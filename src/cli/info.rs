@@ -1,5 +1,6 @@
 //! `velo info`.
 
+use crate::escape::untrusted;
 use std::process::ExitCode;
 
 use super::Context;
@@ -65,13 +66,21 @@ pub async fn run(args: InfoArgs, context: &Context) -> Result<ExitCode, Error> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{key} {} ({} assets)", release.tag, release.assets.len());
+    println!(
+        "{key} {} ({} assets)",
+        untrusted(&release.tag),
+        release.assets.len()
+    );
     for platform in &platforms {
         let chosen = platform.chosen.as_deref().unwrap_or("nothing fits");
-        println!("  {}: {chosen}", platform.platform);
+        println!("  {}: {}", platform.platform, untrusted(chosen));
         if args.assets {
             for asset in &platform.assets {
-                println!("      {:<60} {}", asset.name, asset.verdict);
+                println!(
+                    "      {:<60} {}",
+                    untrusted(&asset.name).to_string(),
+                    asset.verdict
+                );
             }
         }
     }

@@ -1,5 +1,6 @@
 //! `velo list`.
 
+use crate::escape::untrusted;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -48,17 +49,20 @@ pub fn run(args: ListArgs, context: &Context) -> Result<ExitCode, Error> {
             .status("Checked", "nothing is installed; run `velo sync`");
         return Ok(ExitCode::SUCCESS);
     }
-    let width = rows
+    // Names, versions and commands come from files a repository wrote: printed escaped.
+    let lines: Vec<(String, String)> = rows
         .iter()
-        .map(|row| row.name.len() + row.version.len() + 1)
-        .max()
-        .unwrap_or(0);
-    for row in rows {
-        let name = format!("{} {}", row.name, row.version);
-        if row.commands.is_empty() {
+        .map(|row| {
+            let name = format!("{} {}", untrusted(&row.name), untrusted(&row.version));
+            (name, untrusted(&row.commands.join(", ")).to_string())
+        })
+        .collect();
+    let width = lines.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for (name, commands) in lines {
+        if commands.is_empty() {
             println!("{name}");
         } else {
-            println!("{name:<width$}  {}", row.commands.join(", "));
+            println!("{name:<width$}  {commands}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,6 @@
 //! `velo outdated`.
 
+use crate::escape::untrusted;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -73,17 +74,17 @@ pub async fn run(args: OutdatedArgs, context: &Context) -> Result<ExitCode, Erro
         return Ok(ExitCode::SUCCESS);
     }
     let headers = ["Package", "Requirement", "Locked", "Compatible", "Latest"];
-    let cells: Vec<[&str; 5]> = outdated
+    // Every cell comes from a lock, manifest or index a repository chose: printed escaped.
+    let escaped: Vec<[String; 5]> = outdated
         .iter()
         .map(|r| {
-            [
-                r.name.as_str(),
-                r.requirement.as_str(),
-                r.locked.as_str(),
-                r.compatible.as_str(),
-                r.latest.as_str(),
-            ]
+            [&r.name, &r.requirement, &r.locked, &r.compatible, &r.latest]
+                .map(|cell| untrusted(cell).to_string())
         })
+        .collect();
+    let cells: Vec<[&str; 5]> = escaped
+        .iter()
+        .map(|row| row.each_ref().map(String::as_str))
         .collect();
     let widths: Vec<usize> = (0..5)
         .map(|i| {

@@ -1,5 +1,6 @@
 //! `velo tree`.
 
+use crate::escape::untrusted;
 use std::collections::HashSet;
 use std::process::ExitCode;
 
@@ -53,7 +54,11 @@ pub async fn run(args: TreeArgs, context: &Context) -> Result<ExitCode, Error> {
     let mut out = String::new();
     let mut seen = HashSet::new();
     for root in &roots {
-        out.push_str(&format!("{} v{}\n", root.name, root.version));
+        out.push_str(&format!(
+            "{} v{}\n",
+            untrusted(&root.name),
+            untrusted(&root.version)
+        ));
         render(&root.dependencies, "", &mut seen, &mut out);
     }
     print!("{out}");
@@ -92,10 +97,31 @@ fn render(children: &[TreeNode], prefix: &str, seen: &mut HashSet<String>, out: 
         let marker = if repeated { " (*)" } else { "" };
         out.push_str(&format!(
             "{prefix}{branch}{} v{}{marker}\n",
-            child.name, child.version
+            untrusted(&child.name),
+            untrusted(&child.version)
         ));
         if !repeated {
             render(&child.dependencies, &format!("{prefix}{indent}"), seen, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lock whose version is not a version is locked again before the tree is drawn (so an
+    /// integration test cannot plant one); the tree escapes what it prints anyway.
+    #[test]
+    fn a_name_or_version_carrying_an_escape_is_printed_escaped() {
+        let child = TreeNode {
+            name: "tool\x1b]0;x\x07".to_string(),
+            version: "4.0.0\x1b[2J".to_string(),
+            requirement: None,
+            dependencies: Vec::new(),
+        };
+        let mut out = String::new();
+        render(&[child], "", &mut HashSet::new(), &mut out);
+        assert_eq!(out, "└── tool\\e]0;x\\u{7} v4.0.0\\e[2J\n");
     }
 }

@@ -1,5 +1,6 @@
 //! `velo which`.
 
+use crate::escape::terminal;
 use std::process::ExitCode;
 
 use super::Context;
@@ -30,6 +31,7 @@ pub fn run(args: WhichArgs, context: &Context) -> Result<ExitCode, Error> {
         });
     };
     let path = Layout::new(&root).package_dir(name, version).join(&target.path);
-    println!("{}", path.display());
+    // Never cut short (a script reads it), but a control character in a locked name is escaped.
+    println!("{}", terminal(&path.to_string_lossy()));
     Ok(ExitCode::SUCCESS)
 }

@@ -96,12 +96,7 @@ impl OwnedDir {
             Some(_) => std::fs::remove_file(&path)?,
             None => {}
         }
-        match std::fs::create_dir(&path) {
-            Ok(()) => {}
-            // Another velo made it meanwhile: fine if it is a directory.
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists && self.dir(name).is_some() => {}
-            Err(err) => return Err(err),
-        }
+        create_real_dir(&path)?;
         Ok(Self { path })
     }
 
@@ -253,14 +248,47 @@ pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Whether `path` is a directory itself, not a link to one.
+pub fn is_real_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// Create the directory `path` (its parent already checked); one that another velo made
+/// meanwhile is fine, a link or file there is an error.
+pub fn create_real_dir(path: &Path) -> io::Result<()> {
+    match std::fs::create_dir(path) {
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists && is_real_dir(path) => Ok(()),
+        other => other,
+    }
+}
+
+/// Open the directory `path` for setting its mode and times, refusing a symlink in the last
+/// component (`O_NOFOLLOW`), so the change lands on the directory and never on a link's target.
 #[cfg(unix)]
-fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+pub fn open_dir_nofollow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+pub fn open_dir_nofollow(path: &Path) -> io::Result<File> {
+    if !is_real_dir(path) {
+        return Err(io::Error::other("not a directory"));
+    }
+    File::open(path)
+}
+
+#[cfg(unix)]
+pub fn set_mode(file: &File, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(std::fs::Permissions::from_mode(mode))
 }
 
 #[cfg(not(unix))]
-fn set_mode(_file: &File, _mode: u32) -> io::Result<()> {
+pub fn set_mode(_file: &File, _mode: u32) -> io::Result<()> {
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::glob::{Found, Globs, Kind};
 use super::restore::{self, Node};
+use crate::store::extract::tar_reader;
 
 pub const ARTIFACT_FORMAT: &str = "velo-task-artifact-v1";
 const META_ENTRY: &str = "velo-task.json";
@@ -24,8 +25,6 @@ const OUTPUTS_PREFIX: &str = "outputs/";
 /// Metadata and logs are read into memory; an artifact claiming more is refused.
 const MAX_META: u64 = 1 << 20;
 const MAX_LOG: u64 = 256 << 20;
-/// A GNU long name or link target longer than this is refused before it is read.
-const MAX_NAME: u64 = 16 << 10;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArtifactMeta {
@@ -137,7 +136,9 @@ pub fn create(
                     .map_err(io_error(&found.path))?;
             }
             Kind::File => {
-                let file = restore::open_regular(&found.path).map_err(io_error(&found.path))?;
+                let file =
+                    crate::fs::owned::open_regular(&found.path, std::fs::OpenOptions::new().read(true))
+                        .map_err(io_error(&found.path))?;
                 header.set_size(metadata.len());
                 tar.append_data(&mut header, &name, BufReader::new(file).take(metadata.len()))
                     .map_err(io_error(&found.path))?;
@@ -220,46 +221,18 @@ pub fn restore(
 ) -> Result<Restored, ArtifactError> {
     let corrupt = |what: String| ArtifactError::Corrupt(what);
     let mut file = File::open(artifact).map_err(io_error(artifact))?;
-    // First pass: read and check everything, write nothing. The archive is read raw, so a long
-    // name is read only once it is known to be short enough.
+    // First pass: read and check everything, write nothing.
     let mut archive = tar::Archive::new(zstd::Decoder::new(&file).map_err(io_error(artifact))?);
-    let entries = archive
-        .entries()
-        .map_err(|err| corrupt(format!("cannot read the archive: {err}")))?
-        .raw(true);
     let mut meta: Option<ArtifactMeta> = None;
     let mut log = Vec::new();
     let mut planned: Vec<Planned> = Vec::new();
     let mut tree: BTreeMap<String, Node> = BTreeMap::new();
-    let (mut long_name, mut long_link): (Option<Vec<u8>>, Option<Vec<u8>>) = (None, None);
     let mut index = 0;
-    for entry in entries {
-        let mut entry = entry.map_err(|err| corrupt(format!("cannot read an entry: {err}")))?;
+    for entry in entries(&mut archive)? {
+        let mut entry = entry.map_err(entry_error)?;
         let kind = entry.header().entry_type();
-        if kind.is_gnu_longname() || kind.is_gnu_longlink() {
-            if entry.size() > MAX_NAME {
-                return Err(corrupt(format!("an entry name is longer than {MAX_NAME} bytes")));
-            }
-            let mut bytes = read_entry(&mut entry, MAX_NAME, artifact)?;
-            if bytes.last() == Some(&0) {
-                bytes.pop();
-            }
-            let slot = if kind.is_gnu_longname() {
-                &mut long_name
-            } else {
-                &mut long_link
-            };
-            if slot.replace(bytes).is_some() {
-                return Err(corrupt("an entry has two long names".to_string()));
-            }
-            continue;
-        }
-        let name_bytes = long_name
-            .take()
-            .unwrap_or_else(|| entry.path_bytes().into_owned());
-        let link_bytes = long_link
-            .take()
-            .or_else(|| entry.link_name_bytes().map(|b| b.into_owned()));
+        let name_bytes = entry.path_bytes().to_vec();
+        let link_bytes = entry.link_name_bytes().map(<[u8]>::to_vec);
         let name =
             String::from_utf8(name_bytes).map_err(|_| corrupt("an entry name is not UTF-8".to_string()))?;
         index += 1;
@@ -329,14 +302,11 @@ pub fn restore(
     // Second pass, over the same open file: write what was checked.
     file.seek(SeekFrom::Start(0)).map_err(io_error(artifact))?;
     let mut archive = tar::Archive::new(zstd::Decoder::new(&file).map_err(io_error(artifact))?);
-    let entries = archive
-        .entries()
-        .map_err(|err| corrupt(format!("cannot read the archive: {err}")))?;
     let mut writer = restore::Writer::new(member_dir, outputs);
     let mut planned = planned.into_iter();
     let mut files = 0;
-    for entry in entries {
-        let mut entry = entry.map_err(|err| corrupt(format!("cannot read an entry: {err}")))?;
+    for entry in entries(&mut archive)? {
+        let mut entry = entry.map_err(entry_error)?;
         if !entry.path_bytes().starts_with(OUTPUTS_PREFIX.as_bytes()) {
             continue;
         }
@@ -344,7 +314,7 @@ pub fn restore(
             return Err(changed(artifact));
         };
         let name = entry.path_bytes();
-        let name = name.strip_prefix(OUTPUTS_PREFIX.as_bytes()).unwrap_or(&name);
+        let name = name.strip_prefix(OUTPUTS_PREFIX.as_bytes()).unwrap_or(name);
         if name.strip_suffix(b"/").unwrap_or(name) != next.relative.as_bytes() {
             return Err(changed(artifact));
         }
@@ -399,12 +369,9 @@ pub fn read_log(artifact: &Path) -> Result<(ArtifactMeta, Vec<u8>), ArtifactErro
     let corrupt = |what: String| ArtifactError::Corrupt(what);
     let mut archive = open(artifact)?;
     let mut meta = None;
-    let entries = archive
-        .entries()
-        .map_err(|err| corrupt(format!("cannot read the archive: {err}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|err| corrupt(format!("cannot read an entry: {err}")))?;
-        let name = entry.path_bytes().into_owned();
+    for entry in entries(&mut archive)? {
+        let mut entry = entry.map_err(entry_error)?;
+        let name = entry.path_bytes().to_vec();
         if name == META_ENTRY.as_bytes() {
             meta = Some(parse_meta(&read_entry(&mut entry, MAX_META, artifact)?)?);
         } else if name == LOG_ENTRY.as_bytes() {
@@ -416,6 +383,24 @@ pub fn read_log(artifact: &Path) -> Result<(ArtifactMeta, Vec<u8>), ArtifactErro
         }
     }
     Err(corrupt(format!("no `{LOG_ENTRY}`")))
+}
+
+/// The archive's entries through the shared bounded reader ([`tar_reader`]): names, link
+/// targets and PAX records are checked against its limits before they are read, and a PAX
+/// `path` or `linkpath` is applied, so both passes see the names the checks saw.
+fn entries<R: Read>(archive: &mut tar::Archive<R>) -> Result<tar_reader::TarEntries<'_, R>, ArtifactError> {
+    tar_reader::entries(archive)
+        .map_err(|err| ArtifactError::Corrupt(format!("cannot read the archive: {err}")))
+}
+
+fn entry_error(err: io::Error) -> ArtifactError {
+    let too_large = err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<tar_reader::RecordTooLarge>());
+    ArtifactError::Corrupt(match too_large {
+        Some(record) => format!("an entry's {} is longer than {} bytes", record.what, record.limit),
+        None => format!("cannot read an entry: {err}"),
+    })
 }
 
 /// An artifact's tar stream.

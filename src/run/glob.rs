@@ -335,11 +335,7 @@ fn below_real_dirs(dir: &Path, relative: &str) -> bool {
     let Some((parents, _)) = relative.rsplit_once('/') else {
         return true;
     };
-    let mut path = dir.to_path_buf();
-    parents.split('/').all(|part| {
-        path.push(part);
-        std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir())
-    })
+    crate::fs::owned::OwnedDir::existing(dir, Path::new(parents)).is_some()
 }
 
 /// Whether relative path `path` is `base` or below it.

@@ -131,7 +131,7 @@ fn hash_file(found: &Found) -> std::io::Result<([u8; 32], u64)> {
         hasher.update(target.as_os_str().as_encoded_bytes());
         return Ok((*hasher.finalize().as_bytes(), 0));
     }
-    let mut file = match super::restore::open_regular(&found.path) {
+    let mut file = match crate::fs::owned::open_regular(&found.path, std::fs::OpenOptions::new().read(true)) {
         Ok(file) => file,
         // A FIFO, socket or device counts by its name alone: reading one could block forever.
         Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => {

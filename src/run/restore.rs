@@ -7,22 +7,20 @@
 //! appear once, not sit beneath another entry that is not a directory, and every symlink must
 //! resolve inside the workspace, following the artifact's own links and those already on disk
 //! ([`resolve_link`], which `velo run` also applies when archiving). [`Writer`] then writes
-//! without following a symlink: every parent below the member directory is checked with
-//! `symlink_metadata` (one that is an output is replaced, any other refuses the restore), files
-//! and links are made beside their target and renamed over it, and directory modes and times are
-//! set through a handle opened with `O_NOFOLLOW`.
-//!
-//! These no-follow checks are the task cache's own; `crate::fs` is gaining a shared no-follow
-//! mechanism, and they are meant to move onto it.
+//! without following a symlink: every parent below the member directory is checked one name at
+//! a time (one that is an output is replaced, any other refuses the restore), files and links
+//! are made beside their target and renamed over it, and directory modes and times are set
+//! through a handle that cannot be a symlink. The no-follow primitives are `crate::fs::owned`'s;
+//! what is here is the artifact's policy (which entries, which replacements).
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::ffi::OsString;
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::glob::Globs;
+use crate::fs::owned::{create_real_dir, is_real_dir, open_dir_nofollow, set_mode};
 
 /// What an entry (or a path on disk) is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,10 +276,6 @@ impl Resolver<'_> {
     }
 }
 
-fn is_real_dir(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
-}
-
 /// Writes checked entries below a member directory, never through a symlink.
 pub struct Writer<'a> {
     member_dir: &'a Path,
@@ -419,9 +413,11 @@ impl<'a> Writer<'a> {
                 }
                 // `remove_file` removes a symlink itself, never what it points at.
                 std::fs::remove_file(path).map_err(io_refusal(path))?;
-                create_dir(path)?;
+                create_real_dir(path).map_err(io_refusal(path))?;
             }
-            Err(err) if err.kind() == io::ErrorKind::NotFound => create_dir(path)?,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                create_real_dir(path).map_err(io_refusal(path))?
+            }
             Err(err) => return Err(io_refusal(path)(err)),
         }
         self.real.insert(relative.to_string());
@@ -463,66 +459,6 @@ impl<'a> Writer<'a> {
         }
         None
     }
-}
-
-/// `create_dir` that accepts a directory another run made meanwhile (never a symlink).
-fn create_dir(path: &Path) -> Result<(), Refusal> {
-    match std::fs::create_dir(path) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == io::ErrorKind::AlreadyExists && is_real_dir(path) => Ok(()),
-        Err(err) => Err(io_refusal(path)(err)),
-    }
-}
-
-/// Open a file to read it (an output to archive, an input to hash) only if it is a regular
-/// file: never through a symlink swapped in since it was listed, and never blocking on a FIFO
-/// or device.
-pub fn open_regular(path: &Path) -> io::Result<File> {
-    #[cfg(unix)]
-    let file = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path)?
-    };
-    #[cfg(not(unix))]
-    let file = File::open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("`{}` is not a regular file", shown(&path.display().to_string())),
-        ));
-    }
-    Ok(file)
-}
-
-#[cfg(unix)]
-fn open_dir_nofollow(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_dir_nofollow(path: &Path) -> io::Result<File> {
-    if !is_real_dir(path) {
-        return Err(io::Error::other("not a directory"));
-    }
-    File::open(path)
-}
-
-#[cfg(unix)]
-pub fn set_mode(file: &File, mode: u32) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-pub fn set_mode(_: &File, _: u32) -> io::Result<()> {
-    Ok(())
 }
 
 #[cfg(all(test, unix))]
@@ -819,6 +755,42 @@ mod tests {
         encoder.write_all(&tar.into_inner().unwrap()).unwrap();
         let err = restore(&project, &encoder.finish().unwrap()).unwrap_err();
         assert!(err.to_string().contains("longer than"), "{err}");
+    }
+
+    /// A PAX `path` record is what the entry is named, so it is checked like any other name:
+    /// one climbing out of the outputs is refused, one inside them restores.
+    #[test]
+    fn a_pax_path_is_checked_like_a_name() {
+        let project = project();
+        let meta = serde_json::json!({"format": ARTIFACT_FORMAT, "key": KEY, "task": "t", "duration_ms": 0, "created": 0})
+            .to_string();
+        let with_pax_path = |path: &str| {
+            let mut tar = tar::Builder::new(Vec::new());
+            let meta_header = header(
+                "velo-task.json",
+                tar::EntryType::Regular,
+                0o644,
+                meta.len() as u64,
+                None,
+            );
+            tar.append(&meta_header, meta.as_bytes()).unwrap();
+            tar.append_pax_extensions([("path", path.as_bytes())]).unwrap();
+            tar.append(
+                &header("outputs/dist/x", tar::EntryType::Regular, 0o644, 2, None),
+                &b"hi"[..],
+            )
+            .unwrap();
+            let mut encoder = zstd::Encoder::new(Vec::new(), 1).unwrap();
+            encoder.write_all(&tar.into_inner().unwrap()).unwrap();
+            encoder.finish().unwrap()
+        };
+        let before = snapshot(&project.base);
+        let err = restore(&project, &with_pax_path("outputs/../../sentinel/s.txt")).unwrap_err();
+        assert!(err.is_bad_artifact(), "{err}");
+        assert_eq!(snapshot(&project.base), before);
+        restore(&project, &with_pax_path("outputs/dist/y")).unwrap();
+        assert_eq!(std::fs::read(project.member.join("dist/y")).unwrap(), b"hi");
+        assert!(!project.member.join("dist/x").exists());
     }
 
     fn component() -> impl Strategy<Value = &'static str> {

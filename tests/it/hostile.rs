@@ -1,40 +1,18 @@
 //! Hostile input that reaches the CLI: archives whose names would drive the terminal or whose
 //! extension records would exhaust memory, and a `VELO_CACHE_DIR` that is not velo's.
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::json;
 
 use crate::common::archive;
+use crate::common::disk;
 use crate::common::{assert_contains, assert_success, TestContext};
 
 /// velo's own `CACHEDIR.TAG`, as a cache it created has it.
 const VELO_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
 # This file is a cache directory tag created by velo.\n";
-
-/// Every path under `root`, with its content or link target, not following links.
-fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs_err::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let metadata = fs_err::symlink_metadata(&path).unwrap();
-            let what = if metadata.file_type().is_symlink() {
-                format!("-> {}", fs_err::read_link(&path).unwrap().display())
-            } else if metadata.is_dir() {
-                stack.push(path.clone());
-                "dir".to_owned()
-            } else {
-                String::from_utf8_lossy(&fs_err::read(&path).unwrap()).into_owned()
-            };
-            out.insert(path.strip_prefix(root).unwrap().to_owned(), what);
-        }
-    }
-    out
-}
 
 /// A home directory with a dotfile and a repository in it.
 fn fake_home(dir: &Path) {
@@ -52,14 +30,14 @@ fn cache_clean_and_prune_refuse_a_directory_that_is_not_velos() {
     // Named like velo's buckets, too: without the tag, nothing is velo's.
     fs_err::create_dir_all(home.join("downloads-v1")).unwrap();
     fs_err::write(home.join("downloads-v1/thesis.pdf"), "years of work").unwrap();
-    let before = tree(&home);
+    let before = disk::tree(&home, &[]);
     let context = context.with_env("VELO_CACHE_DIR", &home.display().to_string());
 
     let clean = context.snapshot(["cache", "clean"]);
     insta::assert_snapshot!(clean);
     let prune = context.run(["cache", "prune", "--max-size", "0"]);
     assert_eq!(prune.status.code(), Some(2), "{}", context.render(&prune));
-    assert_eq!(tree(&home), before);
+    assert_eq!(disk::tree(&home, &[]), before);
 }
 
 #[test]
@@ -67,7 +45,7 @@ fn cache_clean_removes_only_velos_buckets_and_never_follows_a_bucket_link() {
     let context = TestContext::new();
     let victim = context.base().join("victim");
     fake_home(&victim);
-    let victim_before = tree(&victim);
+    let victim_before = disk::tree(&victim, &[]);
     let cache = &context.cache_dir;
     fs_err::write(cache.join("CACHEDIR.TAG"), VELO_TAG).unwrap();
     symlink(&victim, cache.join("downloads-v1")).unwrap();
@@ -78,14 +56,14 @@ fn cache_clean_removes_only_velos_buckets_and_never_follows_a_bucket_link() {
 
     // Prune does not reach through the links either.
     assert_success(&context.run(["cache", "prune", "--max-size", "0"]));
-    assert_eq!(tree(&victim), victim_before);
+    assert_eq!(disk::tree(&victim, &[]), victim_before);
 
     let output = context.run(["cache", "clean"]);
     assert_success(&output);
     assert_contains(&context.render(&output), "left 1 entries");
-    assert_eq!(tree(&victim), victim_before);
-    let left: Vec<_> = tree(cache).into_keys().collect();
-    assert_eq!(left, [PathBuf::from("CACHEDIR.TAG"), PathBuf::from("notes.txt")]);
+    assert_eq!(disk::tree(&victim, &[]), victim_before);
+    let left: Vec<_> = disk::tree(cache, &[]).into_keys().collect();
+    assert_eq!(left, ["CACHEDIR.TAG", "notes.txt"]);
 }
 
 /// `velo sync` of one package `evil` whose artifact is `bytes`; the rendered output.

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::common::archive::{self, executable, script};
+use crate::common::disk;
 use crate::common::{assert_contains, assert_success, stderr, TestContext};
 use crate::sync::{
     add_tool, any_version, current_target, local_project, manifest, names_in, run_tool, velo_dir, LOCAL,
@@ -24,36 +25,6 @@ enum Plant {
     Link(String),
     File,
     Dir,
-}
-
-/// What is under `dir`, links not followed: relative path -> kind, content digest, mode, target.
-fn snapshot(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = path.strip_prefix(base).unwrap().display().to_string();
-            let metadata = std::fs::symlink_metadata(&path).unwrap();
-            let mode = metadata.permissions().mode() & 0o7777;
-            if metadata.file_type().is_symlink() {
-                out.insert(
-                    name,
-                    format!("link -> {}", std::fs::read_link(&path).unwrap().display()),
-                );
-            } else if metadata.is_dir() {
-                out.insert(name, format!("dir {mode:o}"));
-                walk(base, &path, out);
-            } else {
-                let digest = hex::encode(Sha256::digest(std::fs::read(&path).unwrap_or_default()));
-                out.insert(name, format!("file {mode:o} {digest}"));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 /// A directory beside the project, as the user's other repositories are: whatever a sync of
@@ -74,8 +45,8 @@ fn make_sentinel(context: &TestContext) -> PathBuf {
 }
 
 /// Everything outside the project and the cache that a test can see.
-fn outside(context: &TestContext) -> BTreeMap<String, String> {
-    let mut all = snapshot(&context.base());
+fn outside(context: &TestContext) -> disk::Tree {
+    let mut all = disk::tree(&context.base(), &[]);
     all.retain(|path, _| {
         !["project", "cache"]
             .iter()
@@ -119,7 +90,7 @@ fn link(target: &str) -> Plant {
 }
 
 /// Sync, and check that it worked and that `.velo` holds velo's own links.
-fn assert_synced_safely(context: &TestContext, before: &BTreeMap<String, String>) {
+fn assert_synced_safely(context: &TestContext, before: &disk::Tree) {
     let output = context.run(["sync"]);
     assert_success(&output);
     assert_eq!(&outside(context), before, "something outside the project changed");
@@ -222,6 +193,17 @@ fn copy_tree(from: &Path, to: &Path) {
     assert!(status.success());
 }
 
+/// A clone of `author`'s project on another machine (its own cache): the manifest, the lock
+/// and the author's `.velo/` as the repository committed them.
+fn clone_of(author: &TestContext) -> TestContext {
+    let clone = local_project(&["alpha"]);
+    for file in ["velo.json", "velo.lock"] {
+        fs_err::copy(author.root.join(file), clone.root.join(file)).unwrap();
+    }
+    copy_tree(&velo_dir(author), &clone.root);
+    clone
+}
+
 #[test]
 fn a_committed_state_that_lies_does_not_skip_installing() {
     // Where the repository's author synced, with their own cache.
@@ -230,11 +212,7 @@ fn a_committed_state_that_lies_does_not_skip_installing() {
 
     // A clone on another machine: the author's `.velo/` committed, its state rewritten for
     // the clone's path, and the tool in the Cellar swapped for the repository's own script.
-    let clone = local_project(&["alpha"]);
-    for file in ["velo.json", "velo.lock"] {
-        fs_err::copy(author.root.join(file), clone.root.join(file)).unwrap();
-    }
-    copy_tree(&velo_dir(&author), &clone.root);
+    let clone = clone_of(&author);
     let state_path = velo_dir(&clone).join("state.json");
     let mut state: Value = serde_json::from_str(&fs_err::read_to_string(&state_path).unwrap()).unwrap();
     state["root"] = json!(clone.root.display().to_string());
@@ -259,11 +237,7 @@ fn a_committed_state_that_lies_does_not_skip_installing() {
 fn before_a_sync_an_unsealed_state_provides_no_commands() {
     let author = project_with(&[]);
     assert_success(&author.run(["sync"]));
-    let clone = local_project(&["alpha"]);
-    for file in ["velo.json", "velo.lock"] {
-        fs_err::copy(author.root.join(file), clone.root.join(file)).unwrap();
-    }
-    copy_tree(&velo_dir(&author), &clone.root);
+    let clone = clone_of(&author);
     let output = clone.run(["which", "alpha"]);
     assert_eq!(output.status.code(), Some(1), "{}", clone.render(&output));
     assert_contains(&stderr(&output), "run `velo sync`");
@@ -273,11 +247,7 @@ fn before_a_sync_an_unsealed_state_provides_no_commands() {
 fn a_committed_velo_bin_never_reaches_path() {
     let author = project_with(&[]);
     assert_success(&author.run(["sync"]));
-    let clone = local_project(&["alpha"]);
-    for file in ["velo.json", "velo.lock"] {
-        fs_err::copy(author.root.join(file), clone.root.join(file)).unwrap();
-    }
-    copy_tree(&velo_dir(&author), &clone.root);
+    let clone = clone_of(&author);
     let bin = velo_dir(&clone).join("bin").display().to_string();
     let path_of = |output: &Output| -> String {
         let env: BTreeMap<String, String> = serde_json::from_slice(&output.stdout).unwrap();
@@ -522,7 +492,7 @@ fn a_failed_sync_leaves_the_previous_tools_working() {
     assert_success(&context.run(["sync", "--frozen"]));
     let current = current_target(&context);
     let cellar = velo_dir(&context).join("Cellar/alpha/1.0.0");
-    let installed = snapshot(&cellar);
+    let installed = disk::tree(&cellar, &[]);
 
     // The same version, now locked to another archive whose command is missing: the live
     // Cellar entry must not be replaced before the new one is checked.
@@ -535,7 +505,7 @@ fn a_failed_sync_leaves_the_previous_tools_working() {
         assert!(!output.status.success(), "{}", context.render(&output));
         assert_eq!(run_tool(&context, "alpha", &["--version"]), "alpha 1.0.0\n");
         assert_eq!(current_target(&context), current);
-        assert_eq!(snapshot(&cellar), installed);
+        assert_eq!(disk::tree(&cellar, &[]), installed);
         let leftovers: Vec<String> = names_in(&velo_dir(&context))
             .into_iter()
             .filter(|name| name.starts_with(".tmp-"))

@@ -5,16 +5,15 @@
 //!
 //! Commands count their runs by appending to `../runs.txt`, outside the project.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::{json, Value};
 
+use crate::common::disk;
 use crate::common::serve::{Cache, Server, READ_TOKEN};
-use crate::common::{assert_contains, assert_success, stderr, TestContext};
+use crate::common::{assert_contains, assert_success, run_at_once, stderr, TestContext};
 
 /// An entry of a crafted artifact, named as it is in the tar (`outputs/…`).
 enum Craft {
@@ -111,43 +110,11 @@ fn build_key(context: &TestContext) -> String {
     plan["tasks"][0]["key"].as_str().unwrap().to_string()
 }
 
-/// Path → kind, mode, content or link target.
-type Tree = BTreeMap<PathBuf, (char, u32, Vec<u8>)>;
-
-/// Everything under `dir` but `skip` (not following symlinks): path → kind, mode, content or
-/// link target. Directory times are left out (adding an output changes its parent's).
-fn snapshot(dir: &Path, skip: &[&str]) -> Tree {
-    let mut out = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        for entry in fs_err::read_dir(&current).unwrap() {
-            let path = entry.unwrap().path();
-            let relative = path.strip_prefix(dir).unwrap().to_path_buf();
-            if skip.iter().any(|s| relative == Path::new(s)) {
-                continue;
-            }
-            let meta = fs_err::symlink_metadata(&path).unwrap();
-            let mode = meta.permissions().mode() & 0o7777;
-            let value = if meta.file_type().is_symlink() {
-                let target = fs_err::read_link(&path).unwrap();
-                ('l', 0, target.into_os_string().into_encoded_bytes())
-            } else if meta.is_dir() {
-                pending.push(path.clone());
-                ('d', mode, Vec::new())
-            } else {
-                ('f', mode, fs_err::read(&path).unwrap())
-            };
-            out.insert(relative, value);
-        }
-    }
-    out
-}
-
 /// What must not change: the sentinel, and the project but its outputs and `.velo`.
-fn protected(context: &TestContext) -> (Tree, Tree) {
+fn protected(context: &TestContext) -> (disk::Tree, disk::Tree) {
     (
-        snapshot(&context.base().join("sentinel"), &[]),
-        snapshot(&context.root, &["dist", ".velo"]),
+        disk::tree(&context.base().join("sentinel"), &[]),
+        disk::tree(&context.root, &["dist", ".velo"]),
     )
 }
 
@@ -236,7 +203,12 @@ fn cases() -> Vec<(&'static str, Option<&'static str>, Vec<Craft>, &'static str)
 
 /// Run `build` over a hostile result and check it was refused: the task ran, nothing protected
 /// changed, the artifact left nothing behind, and the refusal was said.
-fn assert_refused(context: &TestContext, case: &str, leftover: &str, before: &(Tree, Tree)) -> Output {
+fn assert_refused(
+    context: &TestContext,
+    case: &str,
+    leftover: &str,
+    before: &(disk::Tree, disk::Tree),
+) -> Output {
     let ran = runs(context);
     let output = context.run(["run", "build"]);
     assert_success(&output);
@@ -324,7 +296,7 @@ fn outputs_behind_a_symlinked_directory_stay_outside() {
     let elsewhere = context.base().join("elsewhere");
     fs_err::create_dir_all(elsewhere.join("js")).unwrap();
     fs_err::write(elsewhere.join("js/keep.js"), "not the project's\n").unwrap();
-    let outside = snapshot(&elsewhere, &[]);
+    let outside = disk::tree(&elsewhere, &[]);
 
     // A result cached from a real `dist`, restored where `dist` is now a symlink out.
     assert_success(&context.run(["run", "build"]));
@@ -337,7 +309,7 @@ fn outputs_behind_a_symlinked_directory_stay_outside() {
     assert!(!text.contains("discarded"), "the entry is good:\n{text}");
     assert_eq!(runs(&context), 2);
     assert_eq!(
-        snapshot(&elsewhere, &[]),
+        disk::tree(&elsewhere, &[]),
         outside,
         "a restore wrote or deleted through `dist`"
     );
@@ -357,7 +329,7 @@ fn outputs_behind_a_symlinked_directory_stay_outside() {
     assert_success(&output);
     assert_contains(&stderr(&output), "Replaying build (cache hit");
     assert_eq!(
-        snapshot(&elsewhere, &[]),
+        disk::tree(&elsewhere, &[]),
         outside,
         "files behind `dist` were deleted"
     );
@@ -381,19 +353,12 @@ fn concurrent_runs_in_one_project_keep_a_good_entry() {
     let entry = context.cache_dir.join("tasks-v1").join(&key);
     for round in 0..3 {
         fs_err::remove_dir_all(context.root.join("dist")).unwrap();
-        let children: Vec<_> = (0..3)
-            .map(|_| {
-                context
-                    .velo()
-                    .args(["run", "build"])
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        for child in children {
-            let output = child.wait_with_output().unwrap();
+        let runs = (0..3).map(|_| {
+            let mut command = context.velo();
+            command.args(["run", "build"]);
+            command
+        });
+        for output in run_at_once(runs) {
             assert_success(&output);
             let text = stderr(&output);
             assert!(
@@ -418,7 +383,7 @@ fn a_planted_velo_symlink_is_not_written_through() {
         let elsewhere = context.base().join("elsewhere");
         fs_err::create_dir_all(&elsewhere).unwrap();
         fs_err::write(elsewhere.join("keep.json"), "{}").unwrap();
-        let before = snapshot(&elsewhere, &[]);
+        let before = disk::tree(&elsewhere, &[]);
         let link = context.root.join(planted);
         fs_err::create_dir_all(link.parent().unwrap()).unwrap();
         std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
@@ -428,7 +393,7 @@ fn a_planted_velo_symlink_is_not_written_through() {
         assert_success(&output);
         assert_contains(&stderr(&output), "Replaying build (cache hit");
         assert_eq!(
-            snapshot(&elsewhere, &[]),
+            disk::tree(&elsewhere, &[]),
             before,
             "`{planted}` was written through"
         );

@@ -13,7 +13,8 @@ use std::process::Output;
 use serde_json::{json, Value};
 
 use crate::common::archive::{self, executable, script};
-use crate::common::{assert_contains, assert_success, stderr, TestContext};
+use crate::common::disk;
+use crate::common::{assert_contains, assert_success, run_at_once, stderr, TestContext};
 
 /// A test context whose snapshots hide task keys and durations.
 fn context() -> TestContext {
@@ -185,35 +186,6 @@ fn quiet_hides_task_output_and_statuses() {
 // 2. Outputs restored exactly.
 // ---------------------------------------------------------------------------------------------
 
-/// What is under `dir`: relative path → (kind, mode, content or link target, mtime seconds).
-fn tree(dir: &Path) -> BTreeMap<String, (char, u32, Vec<u8>, i64)> {
-    fn visit(base: &Path, dir: &Path, out: &mut BTreeMap<String, (char, u32, Vec<u8>, i64)>) {
-        use std::os::unix::fs::MetadataExt;
-        for entry in fs_err::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            let relative = path.strip_prefix(base).unwrap().display().to_string();
-            let meta = fs_err::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                let target = fs_err::read_link(&path).unwrap();
-                out.insert(
-                    relative,
-                    ('l', 0, target.as_os_str().as_encoded_bytes().to_vec(), 0),
-                );
-            } else if meta.is_dir() {
-                out.insert(relative, ('d', meta.mode() & 0o7777, Vec::new(), 0));
-                visit(base, &path, out);
-            } else {
-                let content = fs_err::read(&path).unwrap();
-                out.insert(relative, ('f', meta.mode() & 0o7777, content, meta.mtime()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    visit(dir, dir, &mut out);
-    out
-}
-
 #[test]
 fn outputs_are_restored_byte_for_byte() {
     let context = context();
@@ -240,7 +212,7 @@ fn outputs_are_restored_byte_for_byte() {
     let dist = context.root.join("dist");
 
     run_ok(&context, &["build"]);
-    let built = tree(&dist);
+    let built = disk::tree(&dist, &[]);
     assert_eq!(built["run.sh"].1, 0o755, "{built:?}");
     assert_eq!(built["data.txt"].1, 0o644, "{built:?}");
     assert_eq!(built["link"].0, 'l');
@@ -254,7 +226,7 @@ fn outputs_are_restored_byte_for_byte() {
     assert_contains(&stderr(&output), "Replaying build (cache hit");
     assert_eq!(stdout(&output), "build: built\n");
     assert_eq!(lines(&runs), 1, "the command must not run on a hit");
-    assert_eq!(tree(&dist), built);
+    assert_eq!(disk::tree(&dist, &[]), built);
     assert_eq!(
         fs_err::read_link(dist.join("link")).unwrap(),
         Path::new("nested/deep/file.txt")
@@ -279,7 +251,7 @@ fn outputs_are_restored_byte_for_byte() {
     let output = run_ok(&context, &["build"]);
     assert_contains(&stderr(&output), "Replaying build (cache hit");
     assert_eq!(lines(&runs), 1);
-    let mut restored = tree(&dist);
+    let mut restored = disk::tree(&dist, &[]);
     // Stale directories may stay; stale files may not.
     restored.retain(|path, entry| !(entry.0 == 'd' && path.contains("stale")));
     assert_eq!(restored, built);
@@ -1476,21 +1448,12 @@ fn concurrent_runs_share_the_cache() {
         write_json(dir, "velo.json", &manifest);
         write(dir, "src/a.txt", "source\n");
     }
-    let children: Vec<_> = copies[..4]
-        .iter()
-        .map(|dir| {
-            context
-                .velo()
-                .current_dir(dir)
-                .args(["run", "build"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let output = child.wait_with_output().unwrap();
+    let runs = copies[..4].iter().map(|dir| {
+        let mut command = context.velo();
+        command.current_dir(dir).args(["run", "build"]);
+        command
+    });
+    for output in run_at_once(runs) {
         assert_success(&output);
     }
     for dir in &copies[..4] {

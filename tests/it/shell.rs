@@ -1065,12 +1065,9 @@ fn velo_shell_runs_the_shell_in_the_project_environment() {
 
 // --- 7. direnv -------------------------------------------------------------------------------
 
-#[test]
-fn direnv_use_velo() {
-    if !available("direnv") {
-        return;
-    }
-    let p = Projects::synced();
+/// `direnv` with velo's `use velo` library installed in its own config dirs (under the test's
+/// base) and `.envrc` saying `use velo` in `dir`: run with arguments, asserted to succeed.
+fn direnv_with_use_velo<'a>(p: &'a Projects, dir: &Path) -> impl Fn(&[&str]) -> std::process::Output + 'a {
     let base = p.context.base();
     let config = base.join("xdg-config");
     let direnv_config = config.join("direnv");
@@ -1078,8 +1075,8 @@ fn direnv_use_velo() {
     assert_success(&library);
     fs_err::create_dir_all(direnv_config.join("lib")).unwrap();
     fs_err::write(direnv_config.join("lib").join("use_velo.sh"), &library.stdout).unwrap();
-    fs_err::write(p.a.join(".envrc"), "use velo\n").unwrap();
-    let direnv = |args: &[&str]| {
+    fs_err::write(dir.join(".envrc"), "use velo\n").unwrap();
+    move |args: &[&str]| {
         let output = clean_command(&p.context, "direnv")
             .env("XDG_CONFIG_HOME", &config)
             .env("XDG_DATA_HOME", base.join("xdg-data"))
@@ -1095,7 +1092,16 @@ fn direnv_use_velo() {
             String::from_utf8_lossy(&output.stderr)
         );
         output
-    };
+    }
+}
+
+#[test]
+fn direnv_use_velo() {
+    if !available("direnv") {
+        return;
+    }
+    let p = Projects::synced();
+    let direnv = direnv_with_use_velo(&p, &p.a);
     let a = p.a.display().to_string();
     direnv(&["allow", &a]);
     let output = direnv(&[
@@ -1481,31 +1487,7 @@ fn direnv_use_velo_waits_for_velo_trust() {
     }
     let p = Projects::synced();
     let hostile = Hostile::new(&p);
-    let base = p.context.base();
-    let config = base.join("xdg-config");
-    let direnv_config = config.join("direnv");
-    let library = p.context.run(["direnv"]);
-    assert_success(&library);
-    fs_err::create_dir_all(direnv_config.join("lib")).unwrap();
-    fs_err::write(direnv_config.join("lib").join("use_velo.sh"), &library.stdout).unwrap();
-    fs_err::write(hostile.dir.join(".envrc"), "use velo\n").unwrap();
-    let direnv = |args: &[&str]| {
-        let output = clean_command(&p.context, "direnv")
-            .env("XDG_CONFIG_HOME", &config)
-            .env("XDG_DATA_HOME", base.join("xdg-data"))
-            .env("XDG_CACHE_HOME", base.join("xdg-cache"))
-            .env("DIRENV_CONFIG", &direnv_config)
-            .current_dir(&p.outside)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "direnv {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
-    };
+    let direnv = direnv_with_use_velo(&p, &hostile.dir);
     let dir = hostile.dir.display().to_string();
     direnv(&["allow", &dir]);
     let probe = ["exec", &dir, "sh", "-c", "echo \"$GREETING\"; command -v ls"];

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod archive;
+pub mod disk;
 pub mod forge_server;
 mod index;
 pub mod serve;
@@ -190,4 +191,22 @@ pub fn stderr(output: &Output) -> String {
 
 pub fn path_str(path: &Path) -> String {
     path.display().to_string()
+}
+
+/// Start every command at once (stdout and stderr captured), then wait for them all.
+pub fn run_at_once(commands: impl IntoIterator<Item = Command>) -> Vec<Output> {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut command| {
+            command
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect()
 }

@@ -234,16 +234,7 @@ fn handle(stream: TcpStream, root: &std::path::Path, state: &Mutex<State>) -> st
     }
     if let Some(Fault::Trickle { pieces, every }) = fault {
         log(status);
-        let mut head = format!(
-            "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-            reason(status),
-            content.len()
-        );
-        for (name, value) in &headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes())?;
+        stream.write_all(fault_head(status, content.len(), &headers).as_bytes())?;
         stream.flush()?;
         for piece in content.chunks(content.len().div_ceil(pieces.max(1)).max(1)) {
             thread::sleep(every);
@@ -256,16 +247,7 @@ fn handle(stream: TcpStream, root: &std::path::Path, state: &Mutex<State>) -> st
         if matches!(fault, Some(Fault::Truncate)) {
             log(status);
         }
-        let mut head = format!(
-            "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-            reason(status),
-            content.len()
-        );
-        for (name, value) in &headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes())?;
+        stream.write_all(fault_head(status, content.len(), &headers).as_bytes())?;
         stream.write_all(&content[..content.len() / 2])?;
         stream.flush()?;
         if let Some(Fault::Stall(delay)) = fault {
@@ -313,4 +295,17 @@ fn respond(
     // Drain anything left so the client sees a clean close.
     let _ = stream.read(&mut [0u8; 0]);
     Ok(())
+}
+
+/// The status line and headers of a faulty reply (which closes the connection after it).
+fn fault_head(status: u16, length: usize, headers: &[(&str, String)]) -> String {
+    let mut head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Length: {length}\r\nConnection: close\r\n",
+        reason(status)
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
 }
