@@ -94,7 +94,17 @@ impl RemoteConfig {
             manifest.and_then(|m| m.token.as_deref()),
         ) {
             (Some(token), _) => Some(token),
-            (None, Some(token)) => Some(expansion.expand(token, "cache.remote.token")?),
+            (None, Some(token)) => {
+                // The token may name `VELO_CACHE_TOKEN` (as the documented example does): it is
+                // sent only where that variable would go anyway. No other secret may be read.
+                let mut allowed = expansion.allowed.to_vec();
+                allowed.push(env_vars::VELO_CACHE_TOKEN.to_string());
+                let expansion = crate::manifest::Expansion {
+                    allowed: &allowed,
+                    ..expansion
+                };
+                Some(expansion.expand(token, "cache.remote.token")?)
+            }
             (None, None) => None,
         }
         .filter(|t| !t.is_empty());
