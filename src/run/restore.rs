@@ -48,6 +48,16 @@ pub enum Refusal {
 /// Directories an artifact never writes into, whatever the outputs say.
 const NEVER_RESTORED: [&str; 2] = [".git", ".velo"];
 
+/// Whether a path component names `.git` or `.velo` as some file system may take it: case
+/// folded (macOS and Windows), trailing dots and spaces dropped (Windows), so `.GIT/hooks` on a
+/// case-insensitive disk is refused as `.git/hooks` is.
+fn is_never_restored(part: &str) -> bool {
+    let trimmed = part.trim_end_matches(['.', ' ']);
+    NEVER_RESTORED
+        .iter()
+        .any(|never| trimmed.eq_ignore_ascii_case(never))
+}
+
 /// A name from an artifact, fit to print: control characters escaped, and not too long.
 pub fn shown(name: &str) -> String {
     let escaped: String = name.escape_debug().collect();
@@ -72,7 +82,7 @@ pub fn check_entry(relative: &str, outputs: &Globs) -> Result<(), Refusal> {
     if !plain {
         return Err(refuse("is not a plain relative path"));
     }
-    if relative.split('/').any(|part| NEVER_RESTORED.contains(&part)) {
+    if relative.split('/').any(is_never_restored) {
         return Err(refuse("is inside `.git` or `.velo`"));
     }
     if !outputs.is_match(relative) {
@@ -721,6 +731,30 @@ mod tests {
             std::fs::read_to_string(project.member.join("dist/b")).unwrap(),
             "source"
         );
+    }
+
+    /// `.GIT` is `.git` on a case-insensitive disk (macOS, Windows), `.git.` on Windows: an
+    /// artifact of a task whose outputs are `**` may not write hooks through either spelling.
+    #[test]
+    fn git_and_velo_are_refused_in_every_spelling() {
+        let everything = Globs::new(&["**".to_string()]).unwrap();
+        for name in [
+            ".GIT/hooks/post-checkout",
+            "a/.Git/config",
+            ".git./hooks/x",
+            ".git /x",
+            ".VELO/bin/ls",
+            ".git",
+        ] {
+            let err = check_entry(name, &everything).unwrap_err();
+            assert!(
+                matches!(&err, Refusal::Artifact(why) if why.contains("inside `.git` or `.velo`")),
+                "{name}: {err:?}"
+            );
+        }
+        for name in [".github/workflows/x", ".gitignore", "git/x", ".velocity"] {
+            assert!(check_entry(name, &everything).is_ok(), "{name}");
+        }
     }
 
     /// `dist/./sub` is `dist/sub`: a second spelling may not turn a directory into a link (to
