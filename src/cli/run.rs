@@ -71,6 +71,7 @@ pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode, Error> {
         concurrency: args.concurrency.map_or_else(crate::run::parallelism, usize::from),
         echo: !printer.quiet,
         expand_env: context.settings.config.expand_env.clone(),
+        max_unpacked_size: context.settings.max_unpacked_size,
     };
     let (workspace, here) = Workspace::discover(&context.cwd)?;
     let root = Project {

@@ -26,6 +26,17 @@ const MAX_META: u64 = 1 << 20;
 const MAX_LOG: u64 = 256 << 20;
 /// A GNU long name or link target longer than this is refused before it is read.
 const MAX_NAME: u64 = 16 << 10;
+/// Output entries one artifact may hold (as many as a tool archive may).
+pub const MAX_ENTRIES: usize = 1_000_000;
+
+/// What a restore may write, checked against the entries' headers before anything is written:
+/// a few kilobytes of zstd can declare terabytes of zeros.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The sum of the files' sizes.
+    pub bytes: u64,
+    pub entries: usize,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArtifactMeta {
@@ -57,6 +68,10 @@ pub enum ArtifactError {
     /// The project stands in the way (a symlink where an output's directory goes).
     #[error("{0}")]
     Blocked(String),
+    /// More than the [`Limits`] allow. Not proof the artifact is bad (a task may make that
+    /// much), so its entry is kept.
+    #[error("the cache artifact holds more than {limit}, the most a restore writes (`VELO_MAX_UNPACKED_SIZE` sets the bytes)")]
+    TooLarge { limit: String },
 }
 
 impl ArtifactError {
@@ -217,6 +232,7 @@ pub fn restore(
     member_dir: &Path,
     root: &Path,
     outputs: &Globs,
+    limits: Limits,
 ) -> Result<Restored, ArtifactError> {
     let corrupt = |what: String| ArtifactError::Corrupt(what);
     let mut file = File::open(artifact).map_err(io_error(artifact))?;
@@ -233,6 +249,7 @@ pub fn restore(
     let mut tree: BTreeMap<String, Node> = BTreeMap::new();
     let (mut long_name, mut long_link): (Option<Vec<u8>>, Option<Vec<u8>>) = (None, None);
     let mut index = 0;
+    let mut declared: u64 = 0;
     for entry in entries {
         let mut entry = entry.map_err(|err| corrupt(format!("cannot read an entry: {err}")))?;
         let kind = entry.header().entry_type();
@@ -310,6 +327,19 @@ pub fn restore(
                 )));
             }
         };
+        if node == Node::File {
+            declared = declared.saturating_add(entry.size());
+            if declared > limits.bytes {
+                return Err(ArtifactError::TooLarge {
+                    limit: format!("{} bytes of files", limits.bytes),
+                });
+            }
+        }
+        if planned.len() >= limits.entries {
+            return Err(ArtifactError::TooLarge {
+                limit: format!("{} entries", limits.entries),
+            });
+        }
         if tree.insert(relative.clone(), node.clone()).is_some() {
             return Err(ArtifactError::Refused(format!(
                 "entry `{}` appears more than once",

@@ -682,7 +682,18 @@ mod tests {
     fn restore(project: &Project, bytes: &[u8]) -> Result<artifact::Restored, artifact::ArtifactError> {
         let path = project.base.join("cache/artifact.tar.zst");
         std::fs::write(&path, bytes).unwrap();
-        artifact::restore(&path, KEY, &project.member, &project.root, &project.outputs)
+        let limits = artifact::Limits {
+            bytes: 1 << 20,
+            entries: 100,
+        };
+        artifact::restore(
+            &path,
+            KEY,
+            &project.member,
+            &project.root,
+            &project.outputs,
+            limits,
+        )
     }
 
     /// What changed between two snapshots must be inside the member's outputs, or a directory
@@ -731,6 +742,26 @@ mod tests {
             std::fs::read_to_string(project.member.join("dist/b")).unwrap(),
             "source"
         );
+    }
+
+    /// A few kilobytes of zstd declaring more bytes or entries than the limits are refused from
+    /// their headers, before anything is written; the entry is kept (a task may make that much).
+    #[test]
+    fn an_artifact_past_the_limits_writes_nothing() {
+        let project = project();
+        let before = snapshot(&project.base);
+        let big = [Craft::File("outputs/dist/zeros".into(), vec![0; 2 << 20])];
+        let many: Vec<Craft> = (0..101)
+            .map(|i| Craft::File(format!("outputs/dist/f{i}"), Vec::new()))
+            .collect();
+        for entries in [&big[..], &many[..]] {
+            let bytes = craft(KEY, entries);
+            assert!(bytes.len() < 64 << 10);
+            let err = restore(&project, &bytes).unwrap_err();
+            assert!(matches!(err, artifact::ArtifactError::TooLarge { .. }), "{err}");
+            assert!(!err.is_bad_artifact(), "{err}");
+            assert_eq!(snapshot(&project.base), before);
+        }
     }
 
     /// `.GIT` is `.git` on a case-insensitive disk (macOS, Windows), `.git.` on Windows: an
