@@ -112,3 +112,5 @@ pub fn evict_least_recently_used(
     }
     (removed, freed)
 }
+
+pub mod owned;

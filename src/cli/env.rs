@@ -21,7 +21,7 @@ pub struct EnvArgs {
 pub fn run(args: EnvArgs, context: &Context) -> Result<ExitCode, Error> {
     let project = context.project()?;
     if let Some(host) = context.settings.host {
-        if !ops::sync::is_fresh(&project.root, host, false) {
+        if !ops::sync::is_fresh(&project.root, host, false, &context.settings.cache) {
             context
                 .printer
                 .warn("`.velo` is not in sync with `velo.json` and `velo.lock`; run `velo sync`");
@@ -32,6 +32,7 @@ pub fn run(args: EnvArgs, context: &Context) -> Result<ExitCode, Error> {
         &project.root,
         &project.manifest,
         &ops::env::current_env(),
+        ops::sync::bin_dir(&project.root, &context.settings.cache).as_deref(),
         allowed,
     )?;
     if args.json {

@@ -29,7 +29,14 @@ pub async fn run(args: ExecArgs, context: &Context) -> Result<ExitCode, Error> {
     let root = ensure_synced(context, SyncMode::Update, false).await?;
     let project = Project::load(&root)?;
     let allowed = &context.settings.config.expand_env;
-    let env = ops::env::project_env(&root, &project.manifest, &ops::env::current_env(), allowed)?;
+    let bin = ops::sync::bin_dir(&root, &context.settings.cache);
+    let env = ops::env::project_env(
+        &root,
+        &project.manifest,
+        &ops::env::current_env(),
+        bin.as_deref(),
+        allowed,
+    )?;
     let (program, rest) = args.command.split_first().expect("clap requires a command");
     let mut command = std::process::Command::new(program);
     command.args(rest).envs(&env);
@@ -46,7 +53,9 @@ pub async fn run(args: ExecArgs, context: &Context) -> Result<ExitCode, Error> {
         _ => (NOT_EXECUTABLE, format!("failed to run `{program}`: {error}")),
     };
     let hint = (code == NOT_FOUND).then(|| {
-        let commands: Vec<String> = ops::sync::installed_commands(&root).into_keys().collect();
+        let commands: Vec<String> = ops::sync::installed_commands(&root, &context.settings.cache)
+            .into_keys()
+            .collect();
         match crate::suggest::closest(&program, commands.iter().map(String::as_str)) {
             Some(best) => format!("did you mean `{best}`?"),
             None => "`velo list` shows the installed packages and their commands".to_string(),

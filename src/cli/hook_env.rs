@@ -150,7 +150,7 @@ async fn trusted_environment(
     let installed = context
         .settings
         .host
-        .is_some_and(|host| ops::sync::is_fresh(root, host, true));
+        .is_some_and(|host| ops::sync::is_fresh(root, host, true, &context.settings.cache));
     let lock = crate::lock::Lock::read(&project.lock_path()).ok().flatten();
     let stale_lock = crate::lock::Lock::staleness(lock.as_ref(), &project.manifest).is_some();
     if !installed || stale_lock {
@@ -180,5 +180,12 @@ async fn trusted_environment(
         }
     }
     let allowed = &context.settings.config.expand_env;
-    Ok(ops::env::project_env(root, &project.manifest, current, allowed)?)
+    let bin = ops::sync::bin_dir(root, &context.settings.cache);
+    Ok(ops::env::project_env(
+        root,
+        &project.manifest,
+        current,
+        bin.as_deref(),
+        allowed,
+    )?)
 }

@@ -25,7 +25,7 @@ struct Row {
 
 pub fn run(args: ListArgs, context: &Context) -> Result<ExitCode, Error> {
     let root = find_project_root(&context.cwd)?;
-    let rows: Vec<Row> = ops::sync::installed(&root)
+    let rows: Vec<Row> = ops::sync::installed(&root, &context.settings.cache)
         .map(|state| {
             state
                 .packages

@@ -101,7 +101,8 @@ pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode, Error> {
         Some(host) => host.to_string(),
         None => format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
     };
-    let plan = Plan::new(workspace, here, &options, lock.as_ref(), platform)?;
+    let bin = crate::ops::sync::bin_dir(&workspace.root, &context.settings.cache);
+    let plan = Plan::new(workspace, here, &options, lock.as_ref(), platform, bin.as_deref())?;
     let cache = TaskCache::new(&context.settings.cache)
         .map_err(|source| Error::Io {
             path: context

@@ -24,6 +24,7 @@ pub async fn run(args: ShellArgs, context: &Context) -> Result<ExitCode, Error> 
         &root,
         &project.manifest,
         &current,
+        ops::sync::bin_dir(&root, &context.settings.cache).as_deref(),
         &context.settings.config.expand_env,
     )?;
     let program = match args.shell {

@@ -56,7 +56,7 @@ pub(super) async fn ensure_synced(
     let root = find_project_root(&context.cwd)?;
     let printer = &context.printer;
     let host = ops::sync::require_host(&context.settings)?;
-    if ops::sync::is_fresh(&root, host, mode == SyncMode::Frozen) {
+    if ops::sync::is_fresh(&root, host, mode == SyncMode::Frozen, &context.settings.cache) {
         if report_noop {
             printer.status("Checked", "`.velo` is up to date");
         }

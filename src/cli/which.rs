@@ -17,7 +17,7 @@ pub struct WhichArgs {
 
 pub fn run(args: WhichArgs, context: &Context) -> Result<ExitCode, Error> {
     let root = find_project_root(&context.cwd)?;
-    let commands = ops::sync::installed_commands(&root);
+    let commands = ops::sync::installed_commands(&root, &context.settings.cache);
     let Some((name, version, target)) = commands.get(&args.command) else {
         let hint = match crate::suggest::closest(&args.command, commands.keys().map(String::as_str)) {
             Some(best) => format!("did you mean `{best}`?"),

@@ -1,7 +1,9 @@
-//! Which commands a package puts in `.velo/bin`.
+//! Which commands a package puts in `.velo/bin`: each one a regular file inside the package,
+//! found without following a link out of it.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, VecDeque};
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
 
 use super::{InstallError, Wanted};
 use crate::manifest::BinSelection;
@@ -13,27 +15,94 @@ pub struct CommandTarget {
     pub path: String,
 }
 
-fn is_executable(path: &Path) -> bool {
-    let Ok(metadata) = std::fs::metadata(path) else {
-        return false;
-    };
-    if !metadata.is_file() {
-        return false;
+/// Links followed while resolving one path, as the kernel allows (`ELOOP`).
+const MAX_LINKS: usize = 40;
+
+/// The regular file `path` names inside `tree`, following links only while they stay inside
+/// it: an absolute link target, or one that climbs above `tree`, resolves to nothing.
+pub fn resolve_inside(tree: &Path, path: &str) -> Option<PathBuf> {
+    crate::manifest::check_bin_path(path).ok()?;
+    let mut pending: VecDeque<OsString> = Path::new(path)
+        .components()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
+    let mut current = PathBuf::new();
+    let mut links = 0;
+    while let Some(part) = pending.pop_front() {
+        match Path::new(&part).components().next() {
+            Some(Component::CurDir) => continue,
+            Some(Component::ParentDir) => {
+                if !current.pop() {
+                    return None;
+                }
+                continue;
+            }
+            Some(Component::Normal(_)) => {}
+            _ => return None,
+        }
+        let candidate = current.join(&part);
+        let metadata = std::fs::symlink_metadata(tree.join(&candidate)).ok()?;
+        if metadata.file_type().is_symlink() {
+            links += 1;
+            let target = std::fs::read_link(tree.join(&candidate)).ok()?;
+            if links > MAX_LINKS
+                || target.has_root()
+                || target.components().any(|c| matches!(c, Component::Prefix(_)))
+            {
+                return None;
+            }
+            // Relative to the link's directory (`current`), before what is left of the path.
+            for component in target.components().rev() {
+                pending.push_front(component.as_os_str().to_os_string());
+            }
+        } else if pending.is_empty() {
+            return metadata.is_file().then(|| tree.join(candidate));
+        } else if metadata.is_dir() {
+            current = candidate;
+        } else {
+            return None;
+        }
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        metadata.permissions().mode() & 0o111 != 0
-    }
-    #[cfg(not(unix))]
-    {
-        true
-    }
+    None
 }
 
-fn valid_command_name(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+/// What identifies the file a command runs as it is now: inode, size and modification time.
+/// Recorded in the sealed state, so a file replaced after the sync (a `git checkout` of a
+/// committed `.velo/`) no longer counts as installed. (Not the change time: linking the same
+/// store file into another project changes it.)
+pub fn command_stamp(package_dir: &Path, target: &CommandTarget) -> Option<String> {
+    let metadata = std::fs::metadata(resolve_inside(package_dir, &target.path)?).ok()?;
+    let modified = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(format!("{inode}:{}:{modified}", metadata.len()))
 }
+
+/// The stamps of `commands` in `package_dir`, `None` when one cannot be read.
+pub fn command_stamps(
+    package_dir: &Path,
+    commands: &BTreeMap<String, CommandTarget>,
+) -> Option<BTreeMap<String, String>> {
+    commands
+        .iter()
+        .map(|(name, target)| Some((name.clone(), command_stamp(package_dir, target)?)))
+        .collect()
+}
+
+fn is_executable(tree: &Path, path: &str) -> bool {
+    resolve_inside(tree, path)
+        .and_then(|file| std::fs::metadata(file).ok())
+        .is_some_and(|metadata| cfg!(not(unix)) || crate::fs::is_executable(&metadata))
+}
+
+use crate::manifest::is_valid_command_name as valid_command_name;
 
 /// The package's commands: its artifact's `bin` map, else every executable in `bin/`, else the
 /// single executable at the top of the tree; then narrowed or renamed by the manifest's `bin`.
@@ -49,7 +118,7 @@ pub fn find_commands(
     let mut commands = BTreeMap::new();
     if !package.artifact.bin.is_empty() {
         for (command, path) in &package.artifact.bin {
-            if !valid_command_name(command) || std::fs::symlink_metadata(tree.join(path)).is_err() {
+            if !valid_command_name(command) || resolve_inside(tree, path).is_none() {
                 return Err(missing(path));
             }
             commands.insert(command.clone(), CommandTarget { path: path.clone() });
@@ -72,7 +141,7 @@ pub fn find_commands(
         Some(BinSelection::Map(map)) => map
             .iter()
             .map(|(command, path)| {
-                if valid_command_name(command) && std::fs::symlink_metadata(tree.join(path)).is_ok() {
+                if valid_command_name(command) && resolve_inside(tree, path).is_some() {
                     Ok((command.clone(), CommandTarget { path: path.clone() }))
                 } else {
                     Err(missing(path))
@@ -132,14 +201,52 @@ fn executables_in(tree: &Path, dir: &str) -> BTreeMap<String, CommandTarget> {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.starts_with('.') && valid_command_name(&name) && is_executable(&entry.path()) {
-            let path = if dir.is_empty() {
-                name.clone()
-            } else {
-                format!("{dir}/{name}")
-            };
+        let path = if dir.is_empty() {
+            name.clone()
+        } else {
+            format!("{dir}/{name}")
+        };
+        if !name.starts_with('.') && valid_command_name(&name) && is_executable(tree, &path) {
             found.insert(name, CommandTarget { path });
         }
     }
     found
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn commands_resolve_only_inside_the_package() {
+        let temp = tempfile::tempdir().unwrap();
+        let tree = temp.path().join("tree");
+        fs_err::create_dir_all(tree.join("bin")).unwrap();
+        fs_err::create_dir_all(tree.join("libexec/real")).unwrap();
+        fs_err::write(tree.join("libexec/real/tool"), "#!/bin/sh\n").unwrap();
+        fs_err::write(temp.path().join("outside"), "#!/bin/sh\n").unwrap();
+        symlink("../libexec/real/tool", tree.join("bin/tool")).unwrap();
+        symlink("../libexec", tree.join("bin/lib")).unwrap();
+        symlink("../../outside", tree.join("bin/up")).unwrap();
+        symlink(temp.path().join("outside"), tree.join("bin/absolute")).unwrap();
+        symlink("lib/../../../outside", tree.join("bin/sneaky")).unwrap();
+        symlink("loop", tree.join("bin/loop")).unwrap();
+        let inside = tree.join("libexec/real/tool");
+        assert_eq!(resolve_inside(&tree, "bin/tool"), Some(inside.clone()));
+        assert_eq!(resolve_inside(&tree, "bin/lib/real/tool"), Some(inside.clone()));
+        assert_eq!(resolve_inside(&tree, "./bin/tool"), Some(inside));
+        for path in [
+            "bin/up",
+            "bin/absolute",
+            "bin/sneaky",
+            "bin/loop",
+            "bin",
+            "../outside",
+            "/bin/sh",
+            "bin/missing",
+        ] {
+            assert_eq!(resolve_inside(&tree, path), None, "{path}");
+        }
+    }
 }

@@ -11,9 +11,15 @@
 //! .velo/sync.lock                  held while a sync changes anything
 //! ```
 //!
-//! Nothing here is half-switched: packages are built in `.velo/.tmp-*` and renamed into the
-//! Cellar, a new generation is complete before `current` points at it, and `state.json` is
-//! written last. A sync killed at any point leaves leftovers the next sync removes.
+//! Nothing here is half-switched: packages are built and validated in `.velo/.tmp-*` and only
+//! then renamed into the Cellar, a new generation is complete before `current` points at it, and
+//! `state.json` is written last. A sync killed or failing at any point leaves the previous
+//! generation working and leftovers the next sync removes.
+//!
+//! `.velo/` may have come with the repository, so nothing in it is trusted: every path is
+//! reached through [`OwnedDir`] (no symlink followed, a link or file where velo expects its own
+//! directory replaced), and `state.json` counts only when it carries the seal of this machine's
+//! cache key (see `state.rs`), so a committed state cannot make velo skip installing a package.
 
 mod commands;
 mod state;
@@ -21,9 +27,10 @@ mod state;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub use commands::{find_commands, CommandTarget};
-pub use state::{InstallState, InstalledPackage, STATE_VERSION};
+pub use commands::{command_stamps, find_commands, CommandTarget};
+pub use state::{InstallState, InstalledPackage, StateKey, KEYS_BUCKET, STATE_VERSION};
 
+use crate::fs::owned::OwnedDir;
 use crate::lock::{Artifact, Lock};
 use crate::manifest::{BinSelection, PackageKey};
 use crate::platform::Platform;
@@ -48,8 +55,10 @@ pub enum InstallError {
         version: String,
         platform: Platform,
     },
-    #[error("`{name}`'s `bin` names `{path}`, which is not in the package")]
+    #[error("`{name}`'s `bin` names `{path}`, which is not a file inside the package")]
     MissingCommand { name: String, path: String },
+    #[error("`{name}` asks its shim to set `{variable}`, which is not a variable name")]
+    BadEnvName { name: String, variable: String },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> InstallError + '_ {
@@ -103,16 +112,62 @@ impl Layout {
     }
 }
 
-/// A package's directory name in the Cellar and `opt/`: its lock key, with a forge key's `:`
-/// made `-` and each `/` made `+` (`github:BurntSushi/ripgrep` → `github-BurntSushi+ripgrep`).
-/// Owners and repositories never contain `+` and source prefixes never contain `-`, so two keys
-/// never share a directory.
+/// A package's directory name in the Cellar and `opt/`.
+///
+/// A bare name (`jq`, `gtk+3`) is its own directory: package names are lowercase letters,
+/// digits and `._+@-`, starting with a letter or digit. A prefixed key becomes `_` + the prefix
+/// and each path segment joined by `+`, with every uppercase letter written `^` + its lowercase
+/// (`github:BurntSushi/ripgrep` -> `_github+^burnt^sushi+ripgrep`). The mapping is injective,
+/// even on a file system that ignores case: only prefixed keys start with `_`; prefixes and
+/// segments never contain `+` or `^`; and no directory name has an uppercase letter.
+/// [`key_from_dir_name`] is its inverse.
 pub fn dir_name(name: &str) -> std::borrow::Cow<'_, str> {
-    if name.contains([':', '/']) {
-        std::borrow::Cow::Owned(name.replacen(':', "-", 1).replace('/', "+"))
-    } else {
-        std::borrow::Cow::Borrowed(name)
+    let Some((prefix, rest)) = name.split_once(':') else {
+        return std::borrow::Cow::Borrowed(name);
+    };
+    let mut out = format!("_{prefix}");
+    for segment in rest.split('/') {
+        out.push('+');
+        for byte in segment.bytes() {
+            match byte {
+                b'A'..=b'Z' => {
+                    out.push('^');
+                    out.push(byte.to_ascii_lowercase() as char);
+                }
+                b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'@' | b'-' => out.push(byte as char),
+                _ => out.push_str(&format!("%{byte:02x}")),
+            }
+        }
     }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The package key a Cellar directory name stands for (the inverse of [`dir_name`]).
+pub fn key_from_dir_name(dir: &str) -> String {
+    let Some(encoded) = dir.strip_prefix('_') else {
+        return dir.to_string();
+    };
+    let mut parts = encoded.split('+');
+    let prefix = parts.next().unwrap_or_default();
+    let segments: Vec<String> = parts
+        .map(|segment| {
+            let mut out = Vec::new();
+            let mut bytes = segment.bytes();
+            while let Some(byte) = bytes.next() {
+                match byte {
+                    b'^' => out.extend(bytes.next().map(|b| b.to_ascii_uppercase())),
+                    b'%' => {
+                        let hex: Vec<u8> = bytes.by_ref().take(2).collect();
+                        let text = std::str::from_utf8(&hex).unwrap_or_default();
+                        out.extend(u8::from_str_radix(text, 16).ok());
+                    }
+                    other => out.push(other),
+                }
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        })
+        .collect();
+    format!("{prefix}:{}", segments.join("/"))
 }
 
 /// A package the lock wants installed on this platform.
@@ -204,70 +259,116 @@ fn single_file_name(name: &str, artifact: &Artifact) -> String {
     }
 }
 
+/// `.velo/` as a real directory, repaired if the repository put a link or a file there.
+pub fn velo_dir(layout: &Layout) -> Result<OwnedDir, InstallError> {
+    OwnedDir::ensure(&layout.root, Path::new(VELO_DIR)).map_err(io_error(&layout.velo))
+}
+
+/// `.velo/` if it is a real directory; for readers, which change nothing.
+pub fn existing_velo_dir(layout: &Layout) -> Option<OwnedDir> {
+    OwnedDir::existing(&layout.root, Path::new(VELO_DIR))
+}
+
+/// `.velo/Cellar/<dir>/<version>` if every part of it is a real directory.
+pub fn existing_package_dir(velo: &OwnedDir, name: &str, version: &str) -> Option<OwnedDir> {
+    velo.dir("Cellar")?.dir(&dir_name(name))?.dir(version)
+}
+
 /// Remove leftovers of syncs that were interrupted: staging dirs and unused generations.
-pub fn remove_leftovers(layout: &Layout, keep_generation: Option<&str>) {
-    let Ok(entries) = std::fs::read_dir(&layout.velo) else {
+pub fn remove_leftovers(velo: &OwnedDir, keep_generation: Option<&str>) {
+    let Ok(entries) = velo.entries() else {
         return;
     };
     // Whatever `current` points at is live, whatever the state file says.
-    let live = std::fs::read_link(layout.current())
+    let live = std::fs::read_link(velo.path().join("current"))
         .ok()
         .map(|target| target.to_string_lossy().into_owned());
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for (name, _) in entries {
         let stale_generation = name.starts_with("gen-")
             && Some(name.as_str()) != keep_generation
             && Some(name.as_str()) != live.as_deref();
-        if name.starts_with(".tmp-") || stale_generation || name.starts_with("current.tmp-") {
-            let _ = crate::fs::remove_any(&entry.path());
+        if name.starts_with(".tmp-")
+            || name.starts_with(".velo-tmp-")
+            || stale_generation
+            || name.starts_with("current.tmp-")
+        {
+            let _ = velo.remove(&name);
         }
     }
 }
 
-/// Put the store tree `tree` at `.velo/Cellar/<name>/<version>`, replacing what is there.
-pub fn materialize(
-    layout: &Layout,
+/// A package built and validated in `.velo/.tmp-*`, not yet in the Cellar.
+#[derive(Debug)]
+pub struct Staged {
+    pub package: Wanted,
+    pub commands: BTreeMap<String, CommandTarget>,
+    staging: tempfile::TempDir,
+}
+
+impl Staged {
+    fn built(&self) -> PathBuf {
+        self.staging.path().join("package")
+    }
+}
+
+/// Link the store tree `tree` into a staging directory of `.velo/` and check that it provides
+/// the commands it should; the Cellar is not touched.
+pub fn stage(
+    velo: &OwnedDir,
     package: &Wanted,
     tree: &Path,
     linker: &Linker,
-) -> Result<(), InstallError> {
-    let staging = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempdir_in(&layout.velo)
-        .map_err(io_error(&layout.velo))?;
+) -> Result<Staged, InstallError> {
+    let staging = velo.tempdir(".tmp-").map_err(io_error(velo.path()))?;
     let built = staging.path().join("package");
     linker.link_tree(tree, &built)?;
-    let target = layout.package_dir(&package.name, &package.version);
-    // A backstop to the lock's own validation: nothing outside the Cellar is ever replaced.
-    if crate::fs::normalize(&target).parent().and_then(Path::parent)
-        != Some(crate::fs::normalize(&layout.cellar()).as_path())
-    {
-        return Err(InstallError::Io {
-            path: target,
-            source: std::io::Error::other("the package's directory would be outside `.velo/Cellar`"),
-        });
-    }
-    let parent = target.parent().expect("a package dir has a parent");
-    fs_err::create_dir_all(parent).map_err(io_error(parent))?;
-    if target.exists() {
-        let old = staging.path().join("old");
+    let commands = find_commands(package, &built, package.bin.as_ref())?;
+    Ok(Staged {
+        package: package.clone(),
+        commands,
+        staging,
+    })
+}
+
+/// Move a validated package into `.velo/Cellar/<name>/<version>`, replacing what is there (a
+/// tree velo did not record, or a link, is replaced, never followed).
+pub fn commit(velo: &OwnedDir, staged: &Staged) -> Result<(), InstallError> {
+    let package = &staged.package;
+    let cellar = velo.ensure_dir("Cellar").map_err(io_error(velo.path()))?;
+    let parent = cellar
+        .ensure_dir(&dir_name(&package.name))
+        .map_err(io_error(cellar.path()))?;
+    let target = parent.join(&package.version).map_err(io_error(parent.path()))?;
+    if parent.kind(&package.version).is_some() {
+        // Out of the way in one rename (which moves a link, never what it points at); it goes
+        // with the staging directory.
+        let old = staged.staging.path().join("old");
         fs_err::rename(&target, &old).map_err(io_error(&target))?;
     }
-    fs_err::rename(&built, &target).map_err(io_error(&target))?;
+    fs_err::rename(staged.built(), &target).map_err(io_error(&target))?;
     Ok(())
 }
 
 /// Build a complete generation (`bin/` and `opt/`) for `packages`, returning its directory name.
 pub fn build_generation(
     layout: &Layout,
+    velo: &OwnedDir,
     packages: &[(Wanted, BTreeMap<String, CommandTarget>)],
     warnings: &mut Vec<String>,
 ) -> Result<String, InstallError> {
-    let id = format!("gen-{}", fastrand::u64(..));
-    let generation = layout.velo.join(&id);
+    // A new name: whatever the repository put at `gen-*` is never reused.
+    let (id, generation) = loop {
+        let id = format!("gen-{}", fastrand::u64(..));
+        let path = velo.join(&id).map_err(io_error(velo.path()))?;
+        match std::fs::create_dir(&path) {
+            Ok(()) => break (id, path),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(InstallError::Io { path, source }),
+        }
+    };
     let (bin, opt) = (generation.join("bin"), generation.join("opt"));
-    fs_err::create_dir_all(&bin).map_err(io_error(&bin))?;
-    fs_err::create_dir_all(&opt).map_err(io_error(&opt))?;
+    fs_err::create_dir(&bin).map_err(io_error(&bin))?;
+    fs_err::create_dir(&opt).map_err(io_error(&opt))?;
 
     // Direct dependencies first, so their commands win a name clash.
     let mut ordered: Vec<&(Wanted, BTreeMap<String, CommandTarget>)> = packages.iter().collect();
@@ -298,7 +399,7 @@ pub fn build_generation(
                     &package_dir.join(&target.path),
                     &package_dir,
                     &layout.opt(),
-                    &package.artifact.env,
+                    package,
                 )?;
             }
         }
@@ -312,10 +413,17 @@ fn write_shim(
     executable: &Path,
     prefix: &Path,
     opt: &Path,
-    env: &BTreeMap<String, String>,
+    package: &Wanted,
 ) -> Result<(), InstallError> {
     let mut script = String::from("#!/bin/sh\n");
-    for (name, value) in env {
+    for (name, value) in &package.artifact.env {
+        // The lock was checked already; a name that is not a variable would be shell code.
+        if !crate::manifest::is_valid_env_name(name) {
+            return Err(InstallError::BadEnvName {
+                name: package.name.clone(),
+                variable: name.clone(),
+            });
+        }
         let value = value
             .replace("{prefix}", &prefix.to_string_lossy())
             .replace("{opt}", &opt.to_string_lossy());
@@ -325,6 +433,7 @@ fn write_shim(
         "exec {} \"$@\"\n",
         shell_quote(&executable.to_string_lossy())
     ));
+    // `link` is in a generation directory this sync just created: nothing else is there.
     fs_err::write(link, script).map_err(io_error(link))?;
     #[cfg(unix)]
     {
@@ -340,45 +449,51 @@ pub fn shell_quote(value: &str) -> String {
 }
 
 /// Point `.velo/current` at `generation` in one rename, and make sure `.velo/bin` and
-/// `.velo/opt` lead through it.
-pub fn switch(layout: &Layout, generation: &str) -> Result<(), InstallError> {
-    let temp = layout.velo.join(format!("current.tmp-{}", fastrand::u64(..)));
-    symlink(Path::new(generation), &temp).map_err(io_error(&temp))?;
-    fs_err::rename(&temp, layout.current()).map_err(io_error(&layout.current()))?;
-    for (link, target) in [(layout.bin(), "current/bin"), (layout.opt(), "current/opt")] {
-        if std::fs::read_link(&link).is_ok_and(|existing| existing == Path::new(target)) {
+/// `.velo/opt` lead through it. A directory or file the repository put at one of these names
+/// is removed first (a link is simply replaced by the rename).
+pub fn switch(velo: &OwnedDir, generation: &str) -> Result<(), InstallError> {
+    for (name, target) in [
+        ("current", generation),
+        ("bin", "current/bin"),
+        ("opt", "current/opt"),
+    ] {
+        let path = velo.join(name).map_err(io_error(velo.path()))?;
+        if std::fs::read_link(&path).is_ok_and(|existing| existing == Path::new(target)) {
             continue;
         }
-        let temp = layout.velo.join(format!("current.tmp-{}", fastrand::u64(..)));
+        let temp_name = format!("current.tmp-{}", fastrand::u64(..));
+        let temp = velo.join(&temp_name).map_err(io_error(velo.path()))?;
         symlink(Path::new(target), &temp).map_err(io_error(&temp))?;
-        if link.is_dir() && !link.is_symlink() {
-            fs_err::remove_dir_all(&link).map_err(io_error(&link))?;
+        if velo.kind(name).is_some_and(|kind| kind.is_dir()) {
+            velo.remove(name).map_err(io_error(&path))?;
         }
-        fs_err::rename(&temp, &link).map_err(io_error(&link))?;
+        fs_err::rename(&temp, &path).map_err(io_error(&path))?;
     }
     Ok(())
 }
 
-/// Remove Cellar entries that are not in `keep` (directory name, version).
-pub fn remove_unused_packages(layout: &Layout, keep: &BTreeSet<(String, String)>) -> Vec<(String, String)> {
+/// Remove Cellar entries that are not in `keep` (directory name, version), and anything in the
+/// Cellar velo would not have made (a link, a file). Returns the package versions removed.
+pub fn remove_unused_packages(velo: &OwnedDir, keep: &BTreeSet<(String, String)>) -> Vec<(String, String)> {
     let mut removed = Vec::new();
-    let Ok(names) = std::fs::read_dir(layout.cellar()) else {
+    let Some(cellar) = velo.dir("Cellar") else {
         return removed;
     };
-    for name_entry in names.flatten() {
-        let name = name_entry.file_name().to_string_lossy().into_owned();
-        let Ok(versions) = std::fs::read_dir(name_entry.path()) else {
+    for (name, kind) in cellar.entries().unwrap_or_default() {
+        let Some(package) = kind.is_dir().then(|| cellar.dir(&name)).flatten() else {
+            // Not a directory velo made: the link itself goes, never what it points at.
+            let _ = cellar.remove(&name);
             continue;
         };
-        for version_entry in versions.flatten() {
-            let version = version_entry.file_name().to_string_lossy().into_owned();
+        for (version, kind) in package.entries().unwrap_or_default() {
             if !keep.contains(&(name.clone(), version.clone()))
-                && std::fs::remove_dir_all(version_entry.path()).is_ok()
+                && package.remove(&version).is_ok()
+                && kind.is_dir()
             {
-                removed.push((name.clone(), version));
+                removed.push((key_from_dir_name(&name), version));
             }
         }
-        let _ = std::fs::remove_dir(name_entry.path());
+        let _ = std::fs::remove_dir(package.path());
     }
     removed
 }
@@ -386,6 +501,55 @@ pub fn remove_unused_packages(layout: &Layout, keep: &BTreeSet<(String, String)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keys as the manifest and lock allow them: bare names, and every prefixed shape.
+    fn any_key() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let name = "[a-z0-9][a-z0-9._+@-]{0,6}";
+        let segment = "[A-Za-z0-9._-]{1,6}";
+        prop_oneof![
+            proptest::string::string_regex(name).unwrap(),
+            (
+                prop_oneof![
+                    Just("github"),
+                    Just("codeberg"),
+                    Just("gitea"),
+                    Just("gitlab"),
+                    Just("brew"),
+                    Just("index")
+                ],
+                prop::collection::vec(proptest::string::string_regex(segment).unwrap(), 1..4),
+            )
+                .prop_map(|(prefix, segments)| format!("{prefix}:{}", segments.join("/"))),
+        ]
+        .prop_filter("a valid key", |key| key.parse::<PackageKey>().is_ok())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cellar_names_are_injective_even_ignoring_case(a in any_key(), b in any_key()) {
+            let (dir_a, dir_b) = (dir_name(&a), dir_name(&b));
+            proptest::prop_assert_eq!(key_from_dir_name(&dir_a), a.clone());
+            if a != b {
+                proptest::prop_assert_ne!(dir_a.to_lowercase(), dir_b.to_lowercase());
+            }
+            proptest::prop_assert!(!dir_a.contains('/') && dir_a != "." && dir_a != "..");
+        }
+    }
+
+    #[test]
+    fn cellar_names() {
+        for (key, dir) in [
+            ("jq", "jq"),
+            ("github-foo+bar", "github-foo+bar"),
+            ("github:foo/bar", "_github+foo+bar"),
+            ("github:BurntSushi/ripgrep", "_github+^burnt^sushi+ripgrep"),
+            ("gitea:codeberg.org/o/r", "_gitea+codeberg.org+o+r"),
+        ] {
+            assert_eq!(dir_name(key), dir, "{key}");
+            assert_eq!(key_from_dir_name(dir), key, "{dir}");
+        }
+    }
 
     #[test]
     fn quoting() {

@@ -106,6 +106,8 @@ pub enum LockError {
     Invalid { path: PathBuf, message: String },
     #[error("`{}` was written by a newer velo (lock format {found}; this velo reads {LOCK_VERSION})", path.display())]
     TooNew { path: PathBuf, found: u32 },
+    #[error("refusing to write `{}`: {message}", path.display())]
+    Unsafe { path: PathBuf, message: String },
     #[error("failed to write `{}`", path.display())]
     Write {
         path: PathBuf,
@@ -119,6 +121,10 @@ impl LockError {
         match self {
             LockError::Invalid { .. } => Some("delete it and run `velo lock` to create it again".to_string()),
             LockError::TooNew { .. } => Some("upgrade velo".to_string()),
+            LockError::Unsafe { .. } => Some(
+                "a package source gave a `bin` path or `env` name velo refuses; tell its maintainers"
+                    .to_string(),
+            ),
             _ => None,
         }
     }
@@ -205,7 +211,10 @@ impl Lock {
 
     /// Like [`Lock::read`], also returning the text the lock was parsed from.
     pub fn read_with_text(path: &Path) -> Result<Option<(Lock, String)>, LockError> {
-        let text = match fs_err::read_to_string(path) {
+        // A FIFO, a device or an endless file at `velo.lock` is refused, not read forever.
+        let read = crate::fs::owned::read_regular(path, crate::fs::owned::MAX_PROJECT_FILE)
+            .and_then(|bytes| String::from_utf8(bytes).map_err(std::io::Error::other));
+        let text = match read {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => {
@@ -243,21 +252,23 @@ impl Lock {
     /// Refuse a lock whose names, versions, digests or paths could lead a sync outside the
     /// project or the store: a lock comes from the repository, and a repository can be hostile.
     pub fn validate(&self) -> Result<(), String> {
-        let safe_relative = |path: &str| {
-            !path.is_empty()
-                && !path.starts_with(['/', '\\'])
-                && !path.contains(':')
-                && path
-                    .split(['/', '\\'])
-                    .all(|part| part != ".." && !part.contains('\0'))
+        use crate::manifest::{
+            check_bin_path, check_bin_selection, is_valid_command_name, is_valid_env_name,
         };
+        for (key, requirement) in &self.manifest.dependencies {
+            if let Some(bin) = &requirement.bin {
+                check_bin_selection(bin).map_err(|why| format!("dependency `{key}`: {why}"))?;
+            }
+        }
         for (name, package) in &self.packages {
             let key_ok = name.parse::<PackageKey>().is_ok();
             if !key_ok {
                 return Err(format!("package `{name}` has an invalid name"));
             }
             let canonical = crate::version::Version::parse_lenient(&package.version).map(|v| v.to_string());
-            if canonical.as_deref() != Ok(package.version.as_str()) {
+            if canonical.as_deref() != Ok(package.version.as_str())
+                || !crate::manifest::is_valid_command_name(&package.version)
+            {
                 return Err(format!(
                     "package `{name}` has an invalid version `{}`",
                     package.version
@@ -273,13 +284,23 @@ impl Lock {
                     return Err(format!("`{name}` has an invalid sha256 for {platform}"));
                 }
                 for (command, path) in &artifact.bin {
-                    if command.is_empty()
-                        || command.contains(['/', '\\', '\0'])
-                        || command == ".."
-                        || !safe_relative(path)
-                    {
+                    let problem = if is_valid_command_name(command) {
+                        check_bin_path(path).err()
+                    } else {
+                        Some(format!("`{command}` is not a command name"))
+                    };
+                    if let Some(why) = problem {
                         return Err(format!(
-                            "`{name}` has an unsafe `bin` entry `{command}` -> `{path}` for {platform}"
+                            "`{name}` has an unsafe `bin` entry `{command}` -> `{path}` for {platform}: {why}"
+                        ));
+                    }
+                }
+                for (variable, value) in &artifact.env {
+                    // These become lines of a shell script: a name that is not a variable
+                    // name would run code.
+                    if !is_valid_env_name(variable) || value.contains('\0') {
+                        return Err(format!(
+                            "`{name}` has an invalid `env` entry `{variable}` for {platform} (names use letters, digits and `_`, not starting with a digit)"
                         ));
                     }
                 }
@@ -316,8 +337,14 @@ impl Lock {
     /// Write the lock to `path` unless the file already holds exactly this content.
     /// Returns whether the file was written.
     pub fn write_if_changed(&self, path: &Path) -> Result<bool, LockError> {
+        // Never write a lock that reading it back would refuse.
+        self.validate().map_err(|message| LockError::Unsafe {
+            path: path.to_path_buf(),
+            message,
+        })?;
         let text = self.to_text();
-        if fs_err::read(path).is_ok_and(|existing| existing == text.as_bytes()) {
+        let existing = crate::fs::owned::read_regular(path, crate::fs::owned::MAX_PROJECT_FILE);
+        if existing.is_ok_and(|existing| existing == text.as_bytes()) {
             return Ok(false);
         }
         crate::fs::write_atomic(path, text.as_bytes()).map_err(|source| LockError::Write {

@@ -93,6 +93,49 @@ pub fn is_valid_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Whether `name` can be a command in `.velo/bin`: one file name, no separators.
+pub fn is_valid_command_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+}
+
+/// Check a `bin` path, which names a file inside a package: relative, with no `..` and no
+/// drive or root, so it cannot name a file elsewhere (`/bin/rm`, `../../usr/bin/id`). Links
+/// inside the package are checked when it is installed.
+pub fn check_bin_path(path: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("`{path}` {why}"));
+    if path.is_empty() {
+        return bad("is empty");
+    }
+    if path.starts_with(['/', '\\']) || path.contains(':') {
+        return bad("is absolute; use a path relative to the package's directory");
+    }
+    if path.contains('\0') {
+        return bad("contains a NUL byte");
+    }
+    if path.split(['/', '\\']).any(|part| part == "..") {
+        return bad("leaves the package's directory with `..`");
+    }
+    Ok(())
+}
+
+/// Check a `bin` selection: command names that are file names, and paths inside the package.
+pub fn check_bin_selection(selection: &BinSelection) -> Result<(), String> {
+    let check_name = |name: &str| {
+        if is_valid_command_name(name) {
+            Ok(())
+        } else {
+            Err(format!("`{name}` is not a command name"))
+        }
+    };
+    match selection {
+        BinSelection::Names(names) => names.iter().try_for_each(|name| check_name(name)),
+        BinSelection::Map(map) => map.iter().try_for_each(|(name, path)| {
+            check_name(name)?;
+            check_bin_path(path).map_err(|why| format!("`bin` entry `{name}`: {why}"))
+        }),
+    }
+}
+
 /// `env`, refusing names that are not variable names (with the position of the bad one).
 fn env_map<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, EnvValue>, D::Error> {
     struct EnvVisitor;
@@ -259,10 +302,12 @@ impl Project {
     /// Parse the `velo.json` in `root`.
     pub fn load(root: &Path) -> Result<Self, ManifestError> {
         let path = root.join(MANIFEST_FILE);
-        let text = fs_err::read_to_string(&path).map_err(|source| ManifestError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text = crate::fs::owned::read_regular(&path, crate::fs::owned::MAX_PROJECT_FILE)
+            .and_then(|bytes| String::from_utf8(bytes).map_err(std::io::Error::other))
+            .map_err(|source| ManifestError::Read {
+                path: path.clone(),
+                source,
+            })?;
         let manifest = Manifest::from_str(&text, &path)?;
         Ok(Self {
             root: root.to_path_buf(),
@@ -290,6 +335,10 @@ impl<'de> Deserialize<'de> for Dependencies {
                         return Err(de::Error::custom(format!("dependency `{key}` is listed twice")));
                     }
                     let spec: DependencySpec = map.next_value()?;
+                    if let Some(bin) = &spec.bin {
+                        check_bin_selection(bin)
+                            .map_err(|why| de::Error::custom(format!("dependency `{key}`: {why}")))?;
+                    }
                     let package = match spec.source {
                         Some(source) => source.parse().map_err(de::Error::custom)?,
                         None => package,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::cache::{Cache, NotOwned, INDEX_BUCKET};
+use crate::install::KEYS_BUCKET;
 use crate::run::cache::TASKS_BUCKET;
 use crate::shell::HOOK_BUCKET;
 use crate::sources::forge::FORGE_BUCKET;
@@ -15,14 +16,16 @@ use crate::store::{DOWNLOADS_BUCKET, TREES_BUCKET};
 
 /// Every top-level name velo creates in its cache directory, and so all that `clean` removes
 /// (`CACHEDIR.TAG` stays, so the directory is still known to be velo's). `serve-v1` is `velo
-/// serve`'s default local storage.
-pub const OWNED_BUCKETS: [&str; 9] = [
+/// serve`'s default local storage; `keys-v1` holds the key that seals `.velo/state.json` (a new key
+/// only costs each project one re-link).
+pub const OWNED_BUCKETS: [&str; 10] = [
     INDEX_BUCKET,
     DOWNLOADS_BUCKET,
     TREES_BUCKET,
     TASKS_BUCKET,
     HOOK_BUCKET,
     FORGE_BUCKET,
+    KEYS_BUCKET,
     "locks",
     "tmp",
     "serve-v1",

@@ -9,15 +9,16 @@ use crate::manifest::{EnvValue, ExpandError, Expansion, Manifest};
 
 /// Variables to set, computed against `current` (the environment velo was started with).
 /// `PATH`-like list values are prepended to what the variable holds now. `allowed` lists the
-/// names besides `VELO_*` that `${NAME}` may read (`expand_env` in `config.toml`).
+/// names besides `VELO_*` that `${NAME}` may read (`expand_env` in `config.toml`). `bin` is
+/// the project's `.velo/bin` when velo made it ([`crate::ops::sync::bin_dir`]).
 pub fn project_env(
     root: &Path,
     manifest: &Manifest,
     current: &BTreeMap<String, String>,
+    bin: Option<&Path>,
     allowed: &[String],
 ) -> Result<BTreeMap<String, String>, ExpandError> {
-    let bin = crate::ops::sync::bin_dir(root);
-    env_layer(root, &manifest.env, current, Some(&bin), allowed)
+    env_layer(root, &manifest.env, current, bin, allowed)
 }
 
 /// The variables `env` (from the `velo.json` in `dir`) sets over `current`, with `bin` first on
@@ -98,18 +99,32 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .into();
         let allowed = ["USER".to_string()];
-        let env = project_env(Path::new("/p"), &manifest, &current, &allowed).unwrap();
+        let env = project_env(
+            Path::new("/p"),
+            &manifest,
+            &current,
+            Some(Path::new("/p/.velo/bin")),
+            &allowed,
+        )
+        .unwrap();
         assert_eq!(env["PATH"], "/p/.velo/bin:/p/scripts:/usr/bin");
         assert_eq!(env["GREETING"], "hi ada");
         assert_eq!(env["PYTHONPATH"], "/p/lib:/site");
         let nested: BTreeMap<String, String> = [("PATH".to_string(), env["PATH"].clone())].into();
         assert_eq!(
-            project_env(Path::new("/p"), &manifest, &nested, &allowed).unwrap()["PATH"],
+            project_env(
+                Path::new("/p"),
+                &manifest,
+                &nested,
+                Some(Path::new("/p/.velo/bin")),
+                &allowed
+            )
+            .unwrap()["PATH"],
             env["PATH"]
         );
         assert_eq!(env["RUST_LOG"], "info");
         // Without `USER` in `expand_env`, the reference is an error, not an empty string.
-        let err = project_env(Path::new("/p"), &manifest, &current, &[]).unwrap_err();
+        let err = project_env(Path::new("/p"), &manifest, &current, None, &[]).unwrap_err();
         assert_eq!(err.to_string(), "`env.GREETING` in `velo.json` refers to `${USER}`, which velo does not expand unless you allow it");
     }
 }

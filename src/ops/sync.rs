@@ -7,9 +7,12 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
+use crate::cache::Cache;
 use crate::error::Error;
+use crate::fs::owned::OwnedDir;
 use crate::install::{
-    self, CommandTarget, InstallError, InstallState, InstalledPackage, Layout, Wanted, STATE_VERSION,
+    self, CommandTarget, InstallError, InstallState, InstalledPackage, Layout, StateKey, Wanted,
+    STATE_VERSION,
 };
 use crate::lock::{Lock, LOCK_FILE};
 use crate::manifest::MANIFEST_FILE;
@@ -36,25 +39,32 @@ pub struct SyncResult {
 
 /// The digest of the file at `path`, if it can be read.
 pub fn digest_file(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|bytes| digest(&bytes))
+    crate::fs::owned::read_regular(path, crate::fs::owned::MAX_PROJECT_FILE)
+        .ok()
+        .map(|bytes| digest(&bytes))
 }
 
 /// Whether `.velo/` was synced from exactly this `velo.lock` (and, unless `frozen`, this
 /// `velo.json`) for `host`: the no-op check, which reads three small files, parses only the
-/// state, and checks that each installed package's directory is still there.
-pub fn is_fresh(root: &Path, host: Platform, frozen: bool) -> bool {
+/// state, and checks that each installed package's directory is still there. A state not sealed
+/// with `cache`'s key, or a `.velo/` whose links are not the ones velo makes, is never fresh.
+pub fn is_fresh(root: &Path, host: Platform, frozen: bool, cache: &Cache) -> bool {
     let layout = Layout::new(root);
-    let Some(state) = InstallState::read(&layout.state_path()) else {
+    let Some(velo) = install::existing_velo_dir(&layout) else {
+        return false;
+    };
+    let Some(state) = InstallState::read(&velo, StateKey::find(cache).as_ref()) else {
         return false;
     };
     state.platform == host
         && Path::new(&state.root) == root
-        && std::fs::symlink_metadata(layout.current()).is_ok()
+        && links_are_velos(&velo, &state)
         && digest_file(&root.join(LOCK_FILE)).as_deref() == Some(state.lock_digest.as_str())
-        && state
-            .packages
-            .iter()
-            .all(|(name, package)| layout.package_dir(name, &package.version).is_dir())
+        && state.packages.iter().all(|(name, package)| {
+            install::existing_package_dir(&velo, name, &package.version).is_some_and(|dir| {
+                install::command_stamps(dir.path(), &package.commands).as_ref() == Some(&package.stamps)
+            })
+        })
         && (frozen
             || digest_file(&root.join(MANIFEST_FILE)).as_deref() == Some(state.manifest_digest.as_str()))
 }
@@ -75,6 +85,9 @@ pub fn digest(bytes: &[u8]) -> String {
 }
 
 /// Install `lock` into the project at `root`, recording `inputs` as what it was installed from.
+///
+/// Until the new generation is switched in, a failure leaves the previous one working: new
+/// package versions are built and validated aside, and only then moved into the Cellar.
 pub async fn install(
     root: &Path,
     lock: &Lock,
@@ -85,22 +98,26 @@ pub async fn install(
     let checked = inputs.manifest.is_some();
     let host = require_host(settings)?;
     let layout = Layout::new(root);
-    fs_err::create_dir_all(&layout.velo).map_err(|source| Error::Io {
-        path: layout.velo.clone(),
-        source,
-    })?;
+    // A `.velo` link or file from the repository is replaced by a real directory here.
+    let velo = install::velo_dir(&layout)?;
 
-    let _guard = wait_for_project(&layout, &reporter).await?;
-    if is_fresh(root, host, !checked) {
+    let _guard = wait_for_project(&velo, &layout, &reporter).await?;
+    if is_fresh(root, host, !checked, &settings.cache) {
         return Ok(SyncResult {
             noop: true,
             packages: lock.packages.len(),
             ..SyncResult::default()
         });
     }
+    let key = StateKey::get_or_create(&settings.cache).map_err(|source| Error::Io {
+        path: settings.cache.root().to_path_buf(),
+        source,
+    })?;
 
-    let previous = InstallState::read(&layout.state_path());
-    install::remove_leftovers(&layout, previous.as_ref().map(|state| state.generation.as_str()));
+    // Only a state this machine sealed says what is installed; without one, every package is
+    // linked again, replacing whatever a repository committed in the Cellar.
+    let previous = InstallState::read(&velo, Some(&key));
+    install::remove_leftovers(&velo, previous.as_ref().map(|state| state.generation.as_str()));
     let wanted = install::wanted(lock, host)?;
     let mut result = SyncResult {
         packages: wanted.len(),
@@ -120,43 +137,53 @@ pub async fn install(
     );
     let linker = Arc::new(Linker::default());
 
-    let (present, missing): (Vec<&Wanted>, Vec<&Wanted>) = wanted
-        .iter()
-        .partition(|package| is_installed(&layout, previous.as_ref(), package));
+    let mut installed = Vec::new();
+    let mut missing = Vec::new();
+    for package in &wanted {
+        match installed_commands_of(&velo, previous.as_ref(), package) {
+            Some(commands) => installed.push((package.clone(), commands)),
+            None => missing.push(package),
+        }
+    }
 
     // Phase one: every missing package downloaded, verified and unpacked into the store. A
     // failure here (a bad checksum, a hostile archive) leaves `.velo/` untouched.
     let trees = fetch_trees(&missing, &downloader, &store, settings.concurrent_downloads).await?;
 
-    // Phase two: link them into the Cellar.
+    // Phase two: each linked into a staging directory and its commands checked there. A
+    // failure leaves the Cellar and the live generation as they were.
     let to_link: Vec<(Wanted, PathBuf)> = missing
         .iter()
         .map(|package| (*package).clone())
         .zip(trees)
         .collect();
-    link_packages(&layout, to_link, &linker).await?;
+    let staged = stage_packages(&velo, to_link, &linker).await?;
+
+    // Phase three: all of them moved into the Cellar.
+    for package in &staged {
+        install::commit(&velo, package)?;
+    }
     result.installed = missing
         .iter()
         .map(|package| (package.name.clone(), package.version.clone()))
         .collect();
     result.link_mode = linker.mode();
-
-    let mut installed = Vec::new();
-    for package in present.iter().chain(&missing) {
-        let dir = layout.package_dir(&package.name, &package.version);
-        let commands = install::find_commands(package, &dir, package.bin.as_ref())?;
-        installed.push(((*package).clone(), commands));
-    }
+    installed.extend(staged.iter().map(|s| (s.package.clone(), s.commands.clone())));
+    drop(staged);
     installed.sort_by(|a, b| a.0.name.cmp(&b.0.name));
 
     let packages: BTreeMap<String, InstalledPackage> = installed
         .iter()
         .map(|(package, commands)| {
+            let dir = layout.package_dir(&package.name, &package.version);
             let entry = InstalledPackage {
                 version: package.version.clone(),
                 tree: package.tree.key(),
                 commands: commands.clone(),
                 shim: !package.artifact.env.is_empty(),
+                // Every command was just found, so each has a stamp; one that vanished since
+                // leaves the stamps short, and the next sync installs the package again.
+                stamps: install::command_stamps(&dir, commands).unwrap_or_default(),
             };
             (package.name.clone(), entry)
         })
@@ -165,19 +192,18 @@ pub async fn install(
     let reusable = previous.as_ref().filter(|state| {
         state.packages == packages
             && state.root == root_text
-            && layout.velo.join(&state.generation).is_dir()
-            && std::fs::symlink_metadata(layout.current()).is_ok()
+            && velo.dir(&state.generation).is_some()
+            && std::fs::read_link(velo.path().join("current"))
+                .is_ok_and(|target| target == Path::new(&state.generation))
     });
     let generation = match reusable {
         Some(state) => state.generation.clone(),
-        None => {
-            let generation = install::build_generation(&layout, &installed, &mut result.warnings)?;
-            install::switch(&layout, &generation)?;
-            generation
-        }
+        None => install::build_generation(&layout, &velo, &installed, &mut result.warnings)?,
     };
+    // Also when the generation is reused: `bin` and `opt` may not be velo's links.
+    install::switch(&velo, &generation)?;
 
-    let state = InstallState {
+    let mut state = InstallState {
         version: STATE_VERSION,
         root: root_text,
         platform: host,
@@ -185,19 +211,19 @@ pub async fn install(
         lock_digest: inputs.lock,
         generation: generation.clone(),
         packages,
+        seal: String::new(),
     };
-    state.write(&layout.state_path()).map_err(|source| Error::Io {
+    state.write(&velo, &key).map_err(|source| Error::Io {
         path: layout.state_path(),
         source,
     })?;
 
-    install::remove_leftovers(&layout, Some(&generation));
-    // Cellar entries are named by directory (`ripgrep` for `github:BurntSushi/ripgrep`).
+    install::remove_leftovers(&velo, Some(&generation));
     let keep: BTreeSet<(String, String)> = wanted
         .iter()
         .map(|p| (install::dir_name(&p.name).into_owned(), p.version.clone()))
         .collect();
-    result.removed = install::remove_unused_packages(&layout, &keep);
+    result.removed = install::remove_unused_packages(&velo, &keep);
     Ok(result)
 }
 
@@ -219,16 +245,24 @@ pub fn require_host(settings: &Settings) -> Result<Platform, Error> {
 }
 
 /// Take the project's sync lock: one sync per project at a time; a second one waits, then
-/// usually finds nothing to do.
-async fn wait_for_project(layout: &Layout, reporter: &Reporter) -> Result<FileLock, Error> {
+/// usually finds nothing to do. `.velo/sync.lock` is opened without following a link, and
+/// whatever else the repository put there is removed first.
+async fn wait_for_project(velo: &OwnedDir, layout: &Layout, reporter: &Reporter) -> Result<FileLock, Error> {
     let path = layout.sync_lock_path();
-    if let Some(guard) = FileLock::try_acquire(&path).map_err(InstallError::from)? {
+    let io = |source| Error::Io {
+        path: path.clone(),
+        source,
+    };
+    if let Some(guard) = FileLock::try_lock_file(velo.open_file("sync.lock").map_err(io)?, &path)
+        .map_err(InstallError::from)?
+    {
         return Ok(guard);
     }
     reporter(DownloadEvent::Waiting {
         what: format!("another velo is syncing `{}`", layout.root.display()),
     });
-    tokio::task::spawn_blocking(move || FileLock::acquire(&path))
+    let file = velo.open_file("sync.lock").map_err(io)?;
+    tokio::task::spawn_blocking(move || FileLock::lock_file(file, &path))
         .await
         .map_err(|err| Error::Internal(format!("waiting for the sync lock: {err}")))?
         .map_err(|err| InstallError::from(err).into())
@@ -269,61 +303,87 @@ async fn fetch_trees(
         .await
 }
 
-/// Link each tree into the Cellar, on a few threads: the work is file-system calls.
-async fn link_packages(
-    layout: &Layout,
+/// Link each tree into a staging directory and check it, on a few threads: the work is
+/// file-system calls. The staged packages come back in the input's order.
+async fn stage_packages(
+    velo: &OwnedDir,
     packages: Vec<(Wanted, PathBuf)>,
     linker: &Arc<Linker>,
-) -> Result<(), Error> {
-    let (layout, linker) = (layout.clone(), linker.clone());
-    tokio::task::spawn_blocking(move || -> Result<(), Error> {
+) -> Result<Vec<install::Staged>, Error> {
+    let (velo, linker) = (velo.clone(), linker.clone());
+    tokio::task::spawn_blocking(move || -> Result<Vec<install::Staged>, Error> {
         let threads = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .clamp(1, 8);
         let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|scope| {
+        let results = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads.min(packages.len()))
                 .map(|_| {
-                    scope.spawn(|| -> Result<(), Error> {
-                        while let Some((package, tree)) =
-                            packages.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        while let Some(index) = Some(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                            .filter(|index| *index < packages.len())
                         {
-                            install::materialize(&layout, package, tree, &linker)?;
+                            let (package, tree) = &packages[index];
+                            done.push((index, install::stage(&velo, package, tree, &linker)));
                         }
-                        Ok(())
+                        done
                     })
                 })
                 .collect();
-            workers.into_iter().try_for_each(|worker| {
-                worker
-                    .join()
-                    .map_err(|_| Error::Internal("a linking thread panicked".to_string()))?
-            })
-        })
+            workers
+                .into_iter()
+                .map(|worker| {
+                    worker
+                        .join()
+                        .map_err(|_| Error::Internal("a linking thread panicked".to_string()))
+                })
+                .collect::<Result<Vec<_>, Error>>()
+        })?;
+        let mut results: Vec<_> = results.into_iter().flatten().collect();
+        results.sort_by_key(|(index, _)| *index);
+        results
+            .into_iter()
+            .map(|(_, staged)| staged.map_err(Error::from))
+            .collect()
     })
     .await
     .map_err(|err| Error::Internal(format!("installing packages: {err}")))?
 }
 
-/// Whether the last sync left exactly this package (same version, same store tree) in place.
-fn is_installed(layout: &Layout, previous: Option<&InstallState>, package: &Wanted) -> bool {
-    previous
-        .and_then(|state| state.packages.get(&package.name))
-        .is_some_and(|installed| {
-            installed.version == package.version
-                && installed.tree == package.tree.key()
-                && layout.package_dir(&package.name, &package.version).is_dir()
-        })
+/// The commands of `package` as the last sync left it, when that sync (a sealed state) put
+/// exactly this package (same version, same store tree) in a Cellar directory that is still
+/// there and still provides them; `None` means it is installed again.
+fn installed_commands_of(
+    velo: &OwnedDir,
+    previous: Option<&InstallState>,
+    package: &Wanted,
+) -> Option<BTreeMap<String, CommandTarget>> {
+    let installed = previous?.packages.get(&package.name)?;
+    if installed.version != package.version || installed.tree != package.tree.key() {
+        return None;
+    }
+    let dir = install::existing_package_dir(velo, &package.name, &package.version)?;
+    let commands = install::find_commands(package, dir.path(), package.bin.as_ref()).ok()?;
+    // The files are still the ones this machine's velo put there.
+    (commands == installed.commands
+        && install::command_stamps(dir.path(), &commands).as_ref() == Some(&installed.stamps))
+    .then_some(commands)
 }
 
 fn label(package: &Wanted) -> String {
     format!("{} {}", package.name, package.version)
 }
 
+/// The state of the last sync, if this machine's velo wrote it.
+pub fn installed(root: &Path, cache: &Cache) -> Option<InstallState> {
+    let velo = install::existing_velo_dir(&Layout::new(root))?;
+    InstallState::read(&velo, StateKey::find(cache).as_ref())
+}
+
 /// The commands `.velo/bin` provides, from the state of the last sync.
-pub fn installed_commands(root: &Path) -> BTreeMap<String, (String, String, CommandTarget)> {
-    let layout = Layout::new(root);
-    let Some(state) = InstallState::read(&layout.state_path()) else {
+pub fn installed_commands(root: &Path, cache: &Cache) -> BTreeMap<String, (String, String, CommandTarget)> {
+    let Some(state) = installed(root, cache) else {
         return BTreeMap::new();
     };
     let mut commands = BTreeMap::new();
@@ -337,12 +397,22 @@ pub fn installed_commands(root: &Path) -> BTreeMap<String, (String, String, Comm
     commands
 }
 
-/// The installed packages, from the state of the last sync.
-pub fn installed(root: &Path) -> Option<InstallState> {
-    InstallState::read(&Layout::new(root).state_path())
+/// Whether `current`, `bin` and `opt` are the links the sync that wrote `state` made.
+fn links_are_velos(velo: &OwnedDir, state: &InstallState) -> bool {
+    let links_to = |name: &str, target: &str| {
+        std::fs::read_link(velo.path().join(name)).is_ok_and(|link| link == Path::new(target))
+    };
+    links_to("current", &state.generation)
+        && links_to("bin", "current/bin")
+        && links_to("opt", "current/opt")
+        && velo.dir(&state.generation).is_some()
 }
 
-/// Directories a project's environment puts first on `PATH`.
-pub fn bin_dir(root: &Path) -> PathBuf {
-    Layout::new(root).bin()
+/// The directory a project's environment puts first on `PATH`: `.velo/bin`, but only when this
+/// velo made it (a state sealed with this cache's key, and the links that sync made). A
+/// committed `.velo/bin` never reaches `PATH`, trusted project or not.
+pub fn bin_dir(root: &Path, cache: &Cache) -> Option<PathBuf> {
+    let velo = install::existing_velo_dir(&Layout::new(root))?;
+    let state = InstallState::read(&velo, StateKey::find(cache).as_ref())?;
+    links_are_velos(&velo, &state).then(|| Layout::new(root).bin())
 }

@@ -21,7 +21,7 @@ pub mod state;
 pub mod workspace;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -181,6 +181,7 @@ impl Plan {
         options: &RunOptions,
         lock: Option<&crate::lock::Lock>,
         platform: String,
+        bin: Option<&Path>,
     ) -> Result<Self, Error> {
         let scope = scope(&workspace, here, &options.filter)?;
         let graph = Graph::build(&workspace, &scope, &options.tasks)?;
@@ -191,6 +192,7 @@ impl Plan {
             &workspace.root,
             &workspace.members[0].manifest,
             &current,
+            bin,
             &options.expand_env,
         )?);
         // Members usually share their globs; each list is compiled once.

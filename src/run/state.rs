@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::glob::{Found, Kind};
+use crate::fs::owned::OwnedDir;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Recorded {
@@ -18,27 +19,36 @@ struct Recorded {
     outputs: String,
 }
 
-/// Where the fingerprints of one workspace live.
+/// Where the fingerprints of one workspace live. `.velo/` may come with the repository, so
+/// `tasks/` is reached through [`OwnedDir`]: never through a link it planted.
 #[derive(Debug, Clone)]
 pub struct OutputState {
+    root: PathBuf,
     dir: PathBuf,
 }
+
+/// A fingerprint is well under a kilobyte.
+const MAX_RECORD_SIZE: u64 = 64 << 10;
 
 impl OutputState {
     pub fn new(root: &Path) -> Self {
         Self {
-            dir: root.join(crate::install::VELO_DIR).join("tasks"),
+            root: root.to_path_buf(),
+            dir: Path::new(crate::install::VELO_DIR).join("tasks"),
         }
     }
 
-    fn file(&self, member: &str, task: &str) -> PathBuf {
+    fn file(&self, member: &str, task: &str) -> String {
         let id = blake3::hash(format!("{member}\0{task}").as_bytes()).to_hex();
-        self.dir.join(format!("{}.json", &id[..32]))
+        format!("{}.json", &id[..32])
     }
 
     /// Whether the outputs on disk are exactly what was recorded for `key`.
     pub fn unchanged(&self, member: &str, task: &str, key: &str, outputs: &[Found]) -> bool {
-        let Ok(bytes) = std::fs::read(self.file(member, task)) else {
+        let Some(dir) = OwnedDir::existing(&self.root, &self.dir) else {
+            return false;
+        };
+        let Ok(bytes) = dir.read(&self.file(member, task), MAX_RECORD_SIZE) else {
             return false;
         };
         let Ok(recorded) = serde_json::from_slice::<Recorded>(&bytes) else {
@@ -49,7 +59,7 @@ impl OutputState {
 
     /// Remember what `outputs` are now, for `key`. Best effort: without it the next hit restores.
     pub fn record(&self, member: &str, task: &str, key: &str, outputs: &[Found]) {
-        let path = self.file(member, task);
+        let name = self.file(member, task);
         let Some(outputs) = fingerprint(outputs) else {
             self.forget(member, task);
             return;
@@ -59,37 +69,23 @@ impl OutputState {
             outputs,
         };
         let json = serde_json::to_vec(&recorded).expect("a fingerprint always serializes");
-        if !self.owned() {
-            return;
-        }
-        if let Some(velo) = self.dir.parent().filter(|velo| !velo.exists()) {
+        let velo = Path::new(crate::install::VELO_DIR);
+        if std::fs::symlink_metadata(self.root.join(velo)).is_err() {
             // A project without tools gets its first `.velo/` here; keep it out of git.
-            if std::fs::create_dir_all(velo).is_ok() {
-                let _ = std::fs::write(velo.join(".gitignore"), "*\n");
+            if let Ok(dir) = OwnedDir::ensure(&self.root, velo) {
+                let _ = dir.write_atomic(".gitignore", b"*\n", false);
             }
         }
-        if std::fs::create_dir_all(&self.dir).is_ok() && self.owned() {
-            let _ = crate::fs::write_atomic_unsynced(&path, &json);
+        if let Ok(dir) = OwnedDir::ensure(&self.root, &self.dir) {
+            let _ = dir.write_atomic(&name, &json, false);
         }
     }
 
     /// Forget the fingerprint, before outputs are changed.
     pub fn forget(&self, member: &str, task: &str) {
-        if self.owned() {
-            let _ = std::fs::remove_file(self.file(member, task));
+        if let Some(dir) = OwnedDir::existing(&self.root, &self.dir) {
+            let _ = dir.remove(&self.file(member, task));
         }
-    }
-
-    /// Whether `.velo` and `.velo/tasks` are real directories or absent: a symlink there (a
-    /// repository may commit one) is never written or removed through.
-    fn owned(&self) -> bool {
-        let velo = self.dir.parent().unwrap_or(&self.dir);
-        [velo, self.dir.as_path()]
-            .iter()
-            .all(|dir| match std::fs::symlink_metadata(dir) {
-                Ok(metadata) => metadata.is_dir(),
-                Err(err) => err.kind() == std::io::ErrorKind::NotFound,
-            })
     }
 }
 

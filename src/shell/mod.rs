@@ -159,7 +159,9 @@ pub fn watched_digest(root: &Path) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     for path in watched_files(root) {
-        let bytes = std::fs::read(path).unwrap_or_default();
+        // Never a FIFO or a device: the prompt must not hang on a planted file.
+        let bytes =
+            crate::fs::owned::read_regular(&path, crate::fs::owned::MAX_PROJECT_FILE).unwrap_or_default();
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(&bytes);
     }

@@ -53,6 +53,8 @@ pub enum DownloadError {
     Offline { url: String },
     #[error("`{url}` is not a URL or a path velo can download from")]
     BadUrl { url: String },
+    #[error("`{url}` is not a regular file (`{}` is a link, directory, FIFO or device)", path.display())]
+    NotAFile { url: String, path: PathBuf },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -194,18 +196,35 @@ impl Downloader {
         path: &Path,
         part: &Path,
     ) -> Result<(), DownloadError> {
-        let mut input = tokio::fs::File::open(path)
+        // A lock can name any local path: only a regular file is read (a FIFO or a device would
+        // block or never end), opened without following a link and checked on the open file.
+        let opened = {
+            let owned = path.to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                crate::fs::owned::open_regular(&owned, std::fs::OpenOptions::new().read(true))
+            })
             .await
-            .map_err(|err| match err.kind() {
+            .map_err(|err| StoreError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(err),
+            })?
+        };
+        let mut input = tokio::fs::File::from_std(opened.map_err(|err| {
+            match err.kind() {
                 std::io::ErrorKind::NotFound => DownloadError::NotFound {
                     url: request.url.clone(),
+                },
+                std::io::ErrorKind::InvalidInput => DownloadError::NotAFile {
+                    url: request.url.clone(),
+                    path: path.to_path_buf(),
                 },
                 _ => StoreError::Io {
                     path: path.to_path_buf(),
                     source: err,
                 }
                 .into(),
-            })?;
+            }
+        })?);
         let actual = input.metadata().await.map_err(io_error(path))?.len();
         if actual != request.size {
             return Err(DownloadError::SizeMismatch {
@@ -214,7 +233,19 @@ impl Downloader {
                 actual,
             });
         }
-        let mut output = tokio::fs::File::create(part).await.map_err(io_error(part))?;
+        // Written in place: not through a link or into a FIFO someone left at its name.
+        if std::fs::symlink_metadata(part).is_ok_and(|m| !m.is_file()) {
+            crate::fs::remove_any(part).map_err(io_error(part))?;
+        }
+        let output = crate::fs::owned::open_regular(
+            part,
+            std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true),
+        )
+        .map_err(io_error(part))?;
+        let mut output = tokio::fs::File::from_std(output);
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; 256 * 1024];
         let mut written = 0u64;

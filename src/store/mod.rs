@@ -123,14 +123,20 @@ impl Store {
     /// Blocking: call from a blocking thread.
     pub fn tree(&self, spec: &TreeSpec, archive: &Path) -> Result<PathBuf, StoreError> {
         let target = self.tree_path(spec);
-        if target.is_dir() {
+        // Not through a link: whatever is at a tree's place must be a directory velo built.
+        let is_tree = |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+        if is_tree(&target) {
             touch(&target);
             return Ok(target);
         }
         let _lock = self.lock("tree", &spec.key())?;
-        if target.is_dir() {
+        if is_tree(&target) {
             return Ok(target);
         }
+        // Something else there (a link, a file) would make the rename fail or land elsewhere.
+        let trees = crate::fs::owned::OwnedDir::ensure(self.root(), Path::new(TREES_BUCKET))
+            .map_err(io_error(&self.root().join(TREES_BUCKET)))?;
+        trees.remove(&spec.key()).map_err(io_error(&target))?;
         let staging = self.temp_dir()?;
         let unpacked = staging.path().join("tree");
         fs_err::create_dir(&unpacked).map_err(io_error(&unpacked))?;
@@ -140,8 +146,7 @@ impl Store {
             file_name: spec.file_name.clone(),
         };
         extract::extract(archive, spec.format, &unpacked, &options)?;
-        let bucket = self.bucket(TREES_BUCKET)?;
-        fs_err::rename(&unpacked, &target).map_err(io_error(&bucket))?;
+        fs_err::rename(&unpacked, &target).map_err(io_error(trees.path()))?;
         Ok(target)
     }
 }
@@ -160,24 +165,29 @@ pub struct FileLock {
 }
 
 impl FileLock {
+    /// The lock file, created if missing; never through a symlink, and only a regular file.
     fn open(path: &Path) -> Result<File, StoreError> {
-        File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
+        crate::fs::owned::open_regular(path, File::options().create(true).truncate(false).write(true))
             .map_err(io_error(path))
     }
 
     pub fn acquire(path: &Path) -> Result<Self, StoreError> {
-        let file = Self::open(path)?;
+        Self::lock_file(Self::open(path)?, path)
+    }
+
+    /// Wait for the lock on `file`, an open lock file (at `path`, for errors).
+    pub fn lock_file(file: File, path: &Path) -> Result<Self, StoreError> {
         file.lock().map_err(io_error(path))?;
         Ok(Self { file })
     }
 
     /// Take the lock if it is free; `None` when another process holds it.
     pub fn try_acquire(path: &Path) -> Result<Option<Self>, StoreError> {
-        let file = Self::open(path)?;
+        Self::try_lock_file(Self::open(path)?, path)
+    }
+
+    /// Like [`FileLock::try_acquire`], for an open lock file.
+    pub fn try_lock_file(file: File, path: &Path) -> Result<Option<Self>, StoreError> {
         match file.try_lock() {
             Ok(()) => Ok(Some(Self { file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),

@@ -7,6 +7,7 @@ mod exec_env;
 mod forge;
 mod help;
 mod hostile;
+mod hostile_velo;
 mod http_index;
 mod lock;
 mod manifest_errors;

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 /// error must point at (`""` is the document itself). A new invalid fixture needs a line here.
 const INVALID: &[(&str, &str)] = &[
     ("auto-sync-not-boolean.json", "/auto_sync"),
+    ("dependency-bin-outside-package.json", "/dependencies/kit"),
     (
         "dependency-asset-unknown-platform.json",
         "/dependencies/github:sharkdp~1fd",

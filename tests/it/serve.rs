@@ -1471,6 +1471,40 @@ async fn slow_header_clients_neither_starve_others_nor_stay_open() {
     }
 }
 
+// 11b. Slow clients that fill every slot, with a header timeout far longer than a client waits:
+//      a real request still gets in, because the connection that has waited longest for its
+//      headers is closed to make room for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_house_of_slow_clients_makes_room_for_a_real_request() {
+    use tokio::io::AsyncWriteExt;
+
+    let cache = Cache::local();
+    let server = cache.start(&["--header-read-timeout", "600s", "--max-connections", "8"]);
+    let mut slow = Vec::new();
+    for _ in 0..16 {
+        let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        stream.write_all(b"G").await.unwrap();
+        slow.push(stream);
+    }
+    // Without room being made, this would wait for a slot until the 600 s header timeout.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!("{}/healthz", server.url()))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("the real request was kept out: {err}\n{}", server.logs()));
+    assert_eq!(response.status().as_u16(), 200);
+    server.wait_for_log(
+        "closed the connection that had waited longest for its request headers",
+        Duration::from_secs(30),
+    );
+    drop(slow);
+}
+
 // 12. A client that sends its headers and then stops sending the body it promised is
 //     disconnected after the idle timeout.
 #[tokio::test(flavor = "multi_thread")]

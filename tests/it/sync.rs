@@ -17,16 +17,16 @@ use crate::common::{
 };
 
 /// A `velo.json` using `registry` with these dependencies (`{"name": "req" or {…}}`).
-fn manifest(registry: &str, dependencies: Value) -> String {
+pub(crate) fn manifest(registry: &str, dependencies: Value) -> String {
     let manifest = json!({ "name": "demo", "registry": registry, "dependencies": dependencies });
     serde_json::to_string_pretty(&manifest).unwrap() + "\n"
 }
 
 /// The registry of a project whose index is the test's local `<temp>/index`.
-const LOCAL: &str = "../index";
+pub(crate) const LOCAL: &str = "../index";
 
 /// The usual shape of a release: `<name>-<version>/bin/<name>` plus a README.
-fn release(name: &str, version: &str) -> Vec<Entry> {
+pub(crate) fn release(name: &str, version: &str) -> Vec<Entry> {
     vec![
         executable(&format!("{name}-{version}/bin/{name}"), script(name, version)),
         file(&format!("{name}-{version}/README"), format!("{name} {version}\n")),
@@ -35,7 +35,7 @@ fn release(name: &str, version: &str) -> Vec<Entry> {
 
 /// Add `name` `version` as a `.tar.gz` release unpacked with `strip_components: 1` and the
 /// default commands; returns the artifact's file name.
-fn add_tool(index: &mut IndexBuilder, name: &str, version: &str) -> String {
+pub(crate) fn add_tool(index: &mut IndexBuilder, name: &str, version: &str) -> String {
     let file = format!("{name}-{version}.tar.gz");
     index.add_archive(
         name,
@@ -48,7 +48,7 @@ fn add_tool(index: &mut IndexBuilder, name: &str, version: &str) -> String {
 }
 
 /// A context whose local index holds the tools `names` (all version 1.0.0).
-fn local_project(names: &[&str]) -> TestContext {
+pub(crate) fn local_project(names: &[&str]) -> TestContext {
     let context = TestContext::new();
     let mut index = context.index();
     for name in names {
@@ -59,12 +59,12 @@ fn local_project(names: &[&str]) -> TestContext {
 }
 
 /// `{"a": "*", "b": "*"}`.
-fn any_version(names: &[&str]) -> Value {
+pub(crate) fn any_version(names: &[&str]) -> Value {
     names.iter().map(|name| (name.to_string(), json!("*"))).collect()
 }
 
 /// Run `.velo/bin/<command> ARGS…` by its absolute path; its stdout.
-fn run_tool(context: &TestContext, command: &str, args: &[&str]) -> String {
+pub(crate) fn run_tool(context: &TestContext, command: &str, args: &[&str]) -> String {
     let path = context.root.join(".velo/bin").join(command);
     let output = Command::new(&path)
         .args(args)
@@ -82,7 +82,7 @@ fn run_tool(context: &TestContext, command: &str, args: &[&str]) -> String {
 }
 
 /// Names in `dir` (empty when it does not exist).
-fn names_in(dir: &Path) -> BTreeSet<String> {
+pub(crate) fn names_in(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)
         .map(|read| {
             read.flatten()
@@ -92,11 +92,11 @@ fn names_in(dir: &Path) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-fn velo_dir(context: &TestContext) -> PathBuf {
+pub(crate) fn velo_dir(context: &TestContext) -> PathBuf {
     context.root.join(".velo")
 }
 
-fn current_target(context: &TestContext) -> PathBuf {
+pub(crate) fn current_target(context: &TestContext) -> PathBuf {
     fs_err::read_link(velo_dir(context).join("current")).unwrap()
 }
 
@@ -926,7 +926,7 @@ fn a_second_project_reuses_the_store() {
     }
 }
 
-fn spawn_sync(context: &TestContext) -> std::process::Child {
+pub(crate) fn spawn_sync(context: &TestContext) -> std::process::Child {
     context
         .velo()
         .arg("sync")
