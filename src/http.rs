@@ -18,21 +18,38 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub enum HttpError {
     #[error("failed to build the HTTP client")]
     Client(#[source] reqwest::Error),
-    #[error("failed to fetch `{url}` ({})", attempts_text(*attempts))]
+    #[error("failed to fetch `{}` ({})", redacted(url), attempts_text(*attempts))]
     Request {
         url: Url,
         attempts: u32,
         #[source]
         source: reqwest::Error,
     },
-    #[error("`{url}` answered {status} ({})", attempts_text(*attempts))]
+    #[error("`{}` answered {status} ({})", redacted(url), attempts_text(*attempts))]
     Status {
         url: Url,
         status: StatusCode,
         attempts: u32,
     },
-    #[error("`{url}` is rate limiting requests and asks to wait {}s", retry_after.as_secs())]
+    #[error("`{}` is rate limiting requests and asks to wait {}s", redacted(url), retry_after.as_secs())]
     RateLimited { url: Url, retry_after: Duration },
+}
+
+/// `url` as velo prints it (every URL in an error goes through here), without what may be a
+/// credential: the user name and password become `***`, and the
+/// query (presigned or token parameters) and fragment are dropped.
+pub fn redacted(url: &url::Url) -> String {
+    let mut url = url.clone();
+    if !url.username().is_empty() || url.password().is_some() {
+        // Only fails for URLs that cannot have credentials, which then have none to hide.
+        let _ = url.set_password(None);
+        let _ = url.set_username("***");
+    }
+    if url.query().is_some() {
+        url.set_query(Some("***"));
+    }
+    url.set_fragment(None);
+    url.to_string()
 }
 
 fn attempts_text(attempts: u32) -> String {

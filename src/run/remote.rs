@@ -129,21 +129,7 @@ impl RemoteConfig {
     }
 }
 
-/// `url` without what may be a credential: the user name and password become `***`, and the
-/// query (presigned or token parameters) and fragment are dropped.
-pub fn redacted(url: &url::Url) -> String {
-    let mut url = url.clone();
-    if !url.username().is_empty() || url.password().is_some() {
-        // Only fails for URLs that cannot have credentials, which then have none to hide.
-        let _ = url.set_password(None);
-        let _ = url.set_username("***");
-    }
-    if url.query().is_some() {
-        url.set_query(Some("***"));
-    }
-    url.set_fragment(None);
-    url.to_string()
-}
+pub use crate::http::redacted;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {

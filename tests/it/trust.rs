@@ -323,6 +323,32 @@ fn velo_secrets_never_expand_into_the_remote() {
     assert_contains(&server.received(), "Bearer the-token");
 }
 
+/// Credentials in the `registry` URL (user info or a query) are never printed either: every
+/// fetch error names its URL through one redaction (they were printed by `velo lock`, `sync`,
+/// `outdated` and `tree`).
+#[test]
+fn registry_credentials_are_never_printed() {
+    let server = Recorder::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for port in [server.port, closed] {
+        let context = TestContext::new().with_env("VELO_HTTP_RETRIES", "0");
+        context.write_manifest(&format!(
+            r#"{{ "registry": "http://ada:{SECRET}@127.0.0.1:{port}/idx?token={SECRET}", "dependencies": {{ "jq": "1" }} }}"#
+        ));
+        for args in [&["lock"][..], &["sync"], &["outdated"], &["tree"]] {
+            let output = context.run(args);
+            assert!(!output.status.success(), "{args:?}");
+            let said = stderr(&output);
+            assert_contains(&said, format!("http://***@127.0.0.1:{port}/idx/"));
+            assert!(!said.contains(SECRET), "{args:?}: {said}");
+        }
+    }
+}
+
 /// Credentials in the remote's URL are never printed: not by `velo cache status` (text or
 /// JSON), not in `velo run`'s warning.
 #[test]
