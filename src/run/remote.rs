@@ -281,14 +281,28 @@ impl Remote {
             403 => return Err(RemoteError::Forbidden),
             413 => return Err(RemoteError::TooLarge),
             status => {
-                let body = response.text().await.unwrap_or_default();
+                // Only the start is shown; a server must not make velo read an endless body.
+                let body = crate::http::body_within(response, 64 << 10)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    .unwrap_or_default();
                 return Err(RemoteError::Status {
                     status,
                     body: body.chars().take(200).collect(),
                 });
             }
         }
-        let bytes = response.bytes().await.map_err(http_error)?;
+        let bytes = crate::http::body_within(response, crate::http::MAX_METADATA)
+            .await
+            .map_err(http_error)?
+            .ok_or_else(|| {
+                RemoteError::Protocol(format!(
+                    "the answer is larger than {} MiB",
+                    crate::http::MAX_METADATA >> 20
+                ))
+            })?;
         serde_json::from_slice(&bytes).map_err(|err| RemoteError::Protocol(err.to_string()))
     }
 

@@ -445,6 +445,35 @@ fn a_download_that_stalls_fails_with_a_clear_error() {
 /// velo stops reading at 64 MiB and says so, instead of filling memory.
 #[test]
 fn an_endless_index_response_is_cut_off() {
+    let port = endless_server();
+    for _ in 0..2 {
+        let context = TestContext::new().with_env("VELO_HTTP_RETRIES", "0");
+        context.write_manifest(&manifest(&format!("http://127.0.0.1:{port}/idx"), &[("jq", "1")]));
+        let output = context.run(["lock"]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert_contains(
+            &stderr(&output),
+            "sent more than 64 MiB, more than velo reads for an index or API file",
+        );
+    }
+}
+
+/// The same for a remote cache's answers (its URL is the repository's too).
+#[test]
+fn an_endless_remote_cache_answer_is_cut_off() {
+    let port = endless_server();
+    let context = TestContext::new();
+    context.write_manifest(&format!(
+        r#"{{ "cache": {{ "remote": {{ "url": "http://127.0.0.1:{port}" }} }} }}"#
+    ));
+    let output = context.run(["cache", "status"]);
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
+    assert_contains(&said, "the answer is larger than 64 MiB");
+}
+
+/// A server whose every answer is `200 OK` and an endless body: every other one declares a
+/// huge length, the rest are chunked.
+fn endless_server() -> u16 {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -470,14 +499,5 @@ fn an_endless_index_response_is_cut_off() {
             });
         }
     });
-    for _ in 0..2 {
-        let context = TestContext::new().with_env("VELO_HTTP_RETRIES", "0");
-        context.write_manifest(&manifest(&format!("http://127.0.0.1:{port}/idx"), &[("jq", "1")]));
-        let output = context.run(["lock"]);
-        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-        assert_contains(
-            &stderr(&output),
-            "sent more than 64 MiB, more than velo reads for an index or API file",
-        );
-    }
+    port
 }
