@@ -304,7 +304,8 @@ pub fn restore(
         let relative = relative.strip_suffix('/').unwrap_or(relative).to_string();
         restore::check_entry(&relative, outputs)?;
         let header = entry.header();
-        let mode = header.mode().unwrap_or(0o644) & 0o7777;
+        // Permission bits only: an artifact never makes a setuid, setgid or sticky file.
+        let mode = header.mode().unwrap_or(0o644) & 0o777;
         let mtime = header.mtime().unwrap_or(0);
         let node = match kind {
             tar::EntryType::Directory => Node::Dir,

@@ -764,6 +764,45 @@ mod tests {
         }
     }
 
+    /// A remote artifact's modes keep only the permission bits: no setuid or setgid file, no
+    /// sticky directory.
+    #[test]
+    fn special_mode_bits_are_dropped() {
+        use std::os::unix::fs::PermissionsExt;
+        let project = project();
+        // `craft` writes files 0644: this one is setuid and setgid.
+        let meta = serde_json::json!({"format": ARTIFACT_FORMAT, "key": KEY, "task": "t", "duration_ms": 0, "created": 0}).to_string();
+        let mut tar = tar::Builder::new(Vec::new());
+        let regular = tar::EntryType::Regular;
+        tar.append(
+            &header("velo-task.json", regular, 0o644, meta.len() as u64, None),
+            meta.as_bytes(),
+        )
+        .unwrap();
+        tar.append(
+            &header("outputs/dist/d", tar::EntryType::Directory, 0o1777, 0, None),
+            io::empty(),
+        )
+        .unwrap();
+        tar.append(
+            &header("outputs/dist/d/suid", regular, 0o6755, 2, None),
+            &b"#!"[..],
+        )
+        .unwrap();
+        let mut encoder = zstd::Encoder::new(Vec::new(), 1).unwrap();
+        encoder.write_all(&tar.into_inner().unwrap()).unwrap();
+        restore(&project, &encoder.finish().unwrap()).unwrap();
+        let mode = |path: &str| {
+            std::fs::symlink_metadata(project.member.join(path))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("dist/d/suid"), 0o755);
+        assert_eq!(mode("dist/d"), 0o777);
+    }
+
     /// `.GIT` is `.git` on a case-insensitive disk (macOS, Windows), `.git.` on Windows: an
     /// artifact of a task whose outputs are `**` may not write hooks through either spelling.
     #[test]
