@@ -139,9 +139,10 @@ fn remote(
         vars: &vars,
         allowed: &context.settings.config.expand_env,
     };
-    let Some(config) = RemoteConfig::resolve(configured, expansion)? else {
+    let Some(mut config) = RemoteConfig::resolve(configured, expansion)? else {
         return Ok(None);
     };
+    config.max_object_size = context.settings.max_unpacked_size;
     Ok(Some(Arc::new(Remote::new(config, reporter.clone()))))
 }
 

@@ -41,6 +41,9 @@ pub struct RemoteConfig {
     pub read_only: bool,
     pub timeout: Duration,
     pub signing_key: Option<Vec<u8>>,
+    /// The largest object a download may declare (`VELO_MAX_UNPACKED_SIZE`): the server is the
+    /// one the repository names, and its answer goes to the user's disk.
+    pub max_object_size: u64,
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -116,6 +119,7 @@ impl RemoteConfig {
                 .and_then(|m| m.timeout_secs)
                 .map_or(DEFAULT_TIMEOUT, Duration::from_secs),
             signing_key: var(env_vars::VELO_CACHE_SIGNING_KEY).map(String::into_bytes),
+            max_object_size: crate::settings::DEFAULT_MAX_UNPACKED_SIZE,
         }))
     }
 
@@ -430,6 +434,12 @@ impl Remote {
                 envelope
                     .check(&item.hash, signing_key)
                     .map_err(|err| Rejected::Invalid(err.to_string()))?;
+                if envelope.size > self.config.max_object_size {
+                    return Err(Rejected::Invalid(format!(
+                        "it declares {} bytes, more than the {} a result may hold (`VELO_MAX_UNPACKED_SIZE`)",
+                        envelope.size, self.config.max_object_size
+                    )));
+                }
                 header = Some(envelope);
                 pending.drain(..end);
                 &pending
