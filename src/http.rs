@@ -18,21 +18,65 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub enum HttpError {
     #[error("failed to build the HTTP client")]
     Client(#[source] reqwest::Error),
-    #[error("failed to fetch `{url}` ({})", attempts_text(*attempts))]
+    #[error("failed to fetch `{}` ({})", redacted(url), attempts_text(*attempts))]
     Request {
         url: Url,
         attempts: u32,
         #[source]
         source: reqwest::Error,
     },
-    #[error("`{url}` answered {status} ({})", attempts_text(*attempts))]
+    #[error("`{}` answered {status} ({})", redacted(url), attempts_text(*attempts))]
     Status {
         url: Url,
         status: StatusCode,
         attempts: u32,
     },
-    #[error("`{url}` is rate limiting requests and asks to wait {}s", retry_after.as_secs())]
+    #[error("`{}` is rate limiting requests and asks to wait {}s", redacted(url), retry_after.as_secs())]
     RateLimited { url: Url, retry_after: Duration },
+    #[error("`{}` sent more than {} MiB, more than velo reads for an index or API file", redacted(url), MAX_METADATA >> 20)]
+    TooLarge { url: Url },
+}
+
+/// `url` as velo prints it (every URL in an error goes through here), without what may be a
+/// credential: the user name and password become `***`, and the
+/// query (presigned or token parameters) and fragment are dropped.
+pub fn redacted(url: &url::Url) -> String {
+    let mut url = url.clone();
+    if !url.username().is_empty() || url.password().is_some() {
+        // Only fails for URLs that cannot have credentials, which then have none to hide.
+        let _ = url.set_password(None);
+        let _ = url.set_username("***");
+    }
+    if url.query().is_some() {
+        url.set_query(Some("***"));
+    }
+    url.set_fragment(None);
+    url.to_string()
+}
+
+/// The most a metadata response (an index file, a forge API page) may hold: a server that a
+/// repository's `registry` names must not fill memory with one endless body.
+pub const MAX_METADATA: usize = 64 << 20;
+
+/// The body of `response`, or `None` once it passes `limit` bytes (read no further).
+pub async fn body_within(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if bytes.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Some(bytes))
 }
 
 fn attempts_text(attempts: u32) -> String {
@@ -126,6 +170,7 @@ impl HttpClient {
                     }
                     tokio::time::sleep(retry_after.unwrap_or_else(|| self.backoff(attempt))).await;
                 }
+                Ok(Outcome::TooLarge) => return Err(HttpError::TooLarge { url: url.clone() }),
                 Ok(Outcome::Fail(status)) => {
                     return Err(HttpError::Status {
                         url: url.clone(),
@@ -181,7 +226,9 @@ impl HttpClient {
         }
         let headers = response.headers().clone();
         // A body cut short surfaces here as an error and is retried like a dropped connection.
-        let bytes = response.bytes().await?.to_vec();
+        let Some(bytes) = body_within(response, MAX_METADATA).await? else {
+            return Ok(Outcome::TooLarge);
+        };
         let header = |name| {
             headers
                 .get(name)
@@ -235,6 +282,8 @@ enum Outcome {
         retry_after: Option<Duration>,
     },
     Fail(StatusCode),
+    /// The body passed [`MAX_METADATA`].
+    TooLarge,
 }
 
 /// The `User-Agent` velo sends.

@@ -71,6 +71,7 @@ pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode, Error> {
         concurrency: args.concurrency.map_or_else(crate::run::parallelism, usize::from),
         echo: !printer.quiet,
         expand_env: context.settings.config.expand_env.clone(),
+        max_unpacked_size: context.settings.max_unpacked_size,
     };
     let (workspace, here) = Workspace::discover(&context.cwd)?;
     let root = Project {
@@ -138,9 +139,10 @@ fn remote(
         vars: &vars,
         allowed: &context.settings.config.expand_env,
     };
-    let Some(config) = RemoteConfig::resolve(configured, expansion)? else {
+    let Some(mut config) = RemoteConfig::resolve(configured, expansion)? else {
         return Ok(None);
     };
+    config.max_object_size = context.settings.max_unpacked_size;
     Ok(Some(Arc::new(Remote::new(config, reporter.clone()))))
 }
 

@@ -84,8 +84,9 @@ pub struct ServeArgs {
     #[arg(long, env = env_vars::VELO_SERVER_HEADER_READ_TIMEOUT, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     header_read_timeout: Duration,
 
-    /// Close a connection on which no byte moved either way for this long (a stalled upload, a
-    /// client that stopped reading).
+    /// Close a connection that moved bytes (either way) slower than 1 KiB/s on average, with this
+    /// long as slack (a stalled upload, a body sent a byte now and then, a client that stopped
+    /// reading).
     #[arg(long, env = env_vars::VELO_SERVER_IDLE_TIMEOUT, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     idle_timeout: Duration,
 

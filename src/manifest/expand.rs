@@ -1,9 +1,20 @@
 //! `${NAME}` in manifest values. A repository chooses where such a value goes (the remote
 //! cache's URL and token are sent over the network), so only variables the user opted into
-//! expand: every `VELO_*` name, and the names listed in `expand_env` in `config.toml`. A
-//! reference to any other name is an error naming it, never a silent empty string.
+//! expand: every `VELO_*` name but velo's own secrets ([`SECRETS`]), and the names listed in
+//! `expand_env` in `config.toml`. A reference to any other name is an error naming it, never a
+//! silent empty string.
 
 use std::collections::BTreeMap;
+
+/// `VELO_*` names holding secrets, which expand only when `expand_env` lists them: a repository
+/// that wrote `${VELO_CACHE_SIGNING_KEY}` into its cache URL would have the key sent to its
+/// server and printed. (`cache.remote.token` may still name `VELO_CACHE_TOKEN`, which goes to the
+/// same place as the token anyway: see `run::remote`.)
+pub const SECRETS: [&str; 3] = [
+    crate::env_vars::VELO_CACHE_TOKEN,
+    crate::env_vars::VELO_CACHE_SIGNING_KEY,
+    crate::env_vars::VELO_SERVER_URL_SECRET,
+];
 
 /// The variables `${NAME}` may read, and their values.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +52,8 @@ impl From<ExpandError> for crate::error::Error {
 impl Expansion<'_> {
     /// Whether `${name}` may expand.
     pub fn allows(&self, name: &str) -> bool {
-        name.starts_with("VELO_") || self.allowed.iter().any(|allowed| allowed == name)
+        (name.starts_with("VELO_") && !SECRETS.contains(&name))
+            || self.allowed.iter().any(|allowed| allowed == name)
     }
 
     /// `text` with every `${NAME}` replaced by the variable's value (empty when unset); `field`
@@ -74,7 +86,7 @@ mod tests {
     #[test]
     fn only_opted_in_names_expand() {
         let vars: BTreeMap<String, String> = [
-            ("VELO_CACHE_TOKEN", "t"),
+            ("VELO_PROFILE", "t"),
             ("CI_JOB_TOKEN", "ci"),
             ("AWS_SECRET_ACCESS_KEY", "secret"),
         ]
@@ -86,7 +98,7 @@ mod tests {
             allowed: &allowed,
         };
         assert_eq!(
-            expansion.expand("a ${VELO_CACHE_TOKEN} ${CI_JOB_TOKEN} ${VELO_UNSET} ${x", "f"),
+            expansion.expand("a ${VELO_PROFILE} ${CI_JOB_TOKEN} ${VELO_UNSET} ${x", "f"),
             Ok("a t ci  ${x".to_string())
         );
         let err = expansion
@@ -100,5 +112,34 @@ mod tests {
             }
         );
         assert!(err.hint().contains("expand_env = [\"AWS_SECRET_ACCESS_KEY\"]"));
+    }
+
+    /// velo's own secrets are `VELO_*` names, but a repository's URL never gets them unless the
+    /// user lists them.
+    #[test]
+    fn velo_secrets_expand_only_when_listed() {
+        let vars: BTreeMap<String, String> = SECRETS
+            .map(|name| (name.to_string(), "secret".to_string()))
+            .into();
+        for name in SECRETS {
+            let text = format!("http://x/${{{name}}}");
+            let none = Expansion {
+                vars: &vars,
+                allowed: &[],
+            };
+            assert!(
+                matches!(none.expand(&text, "cache.remote.url"), Err(ExpandError::NotAllowed { name: n, .. }) if n == name),
+                "{name}"
+            );
+            let listed = [name.to_string()];
+            let opted = Expansion {
+                vars: &vars,
+                allowed: &listed,
+            };
+            assert_eq!(
+                opted.expand(&text, "cache.remote.url").unwrap(),
+                "http://x/secret"
+            );
+        }
     }
 }

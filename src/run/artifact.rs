@@ -25,6 +25,17 @@ const OUTPUTS_PREFIX: &str = "outputs/";
 /// Metadata and logs are read into memory; an artifact claiming more is refused.
 const MAX_META: u64 = 1 << 20;
 const MAX_LOG: u64 = 256 << 20;
+/// Output entries one artifact may hold (as many as a tool archive may).
+pub const MAX_ENTRIES: usize = 1_000_000;
+
+/// What a restore may write, checked against the entries' headers before anything is written:
+/// a few kilobytes of zstd can declare terabytes of zeros.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The sum of the files' sizes.
+    pub bytes: u64,
+    pub entries: usize,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArtifactMeta {
@@ -56,6 +67,10 @@ pub enum ArtifactError {
     /// The project stands in the way (a symlink where an output's directory goes).
     #[error("{0}")]
     Blocked(String),
+    /// More than the [`Limits`] allow. Not proof the artifact is bad (a task may make that
+    /// much), so its entry is kept.
+    #[error("the cache artifact holds more than {limit}, the most a restore writes (`VELO_MAX_UNPACKED_SIZE` sets the bytes)")]
+    TooLarge { limit: String },
 }
 
 impl ArtifactError {
@@ -218,6 +233,7 @@ pub fn restore(
     member_dir: &Path,
     root: &Path,
     outputs: &Globs,
+    limits: Limits,
 ) -> Result<Restored, ArtifactError> {
     let corrupt = |what: String| ArtifactError::Corrupt(what);
     let mut file = File::open(artifact).map_err(io_error(artifact))?;
@@ -228,6 +244,7 @@ pub fn restore(
     let mut planned: Vec<Planned> = Vec::new();
     let mut tree: BTreeMap<String, Node> = BTreeMap::new();
     let mut index = 0;
+    let mut declared: u64 = 0;
     for entry in entries(&mut archive)? {
         let mut entry = entry.map_err(entry_error)?;
         let kind = entry.header().entry_type();
@@ -260,7 +277,8 @@ pub fn restore(
         let relative = relative.strip_suffix('/').unwrap_or(relative).to_string();
         restore::check_entry(&relative, outputs)?;
         let header = entry.header();
-        let mode = header.mode().unwrap_or(0o644) & 0o7777;
+        // Permission bits only: an artifact never makes a setuid, setgid or sticky file.
+        let mode = header.mode().unwrap_or(0o644) & 0o777;
         let mtime = header.mtime().unwrap_or(0);
         let node = match kind {
             tar::EntryType::Directory => Node::Dir,
@@ -283,6 +301,19 @@ pub fn restore(
                 )));
             }
         };
+        if node == Node::File {
+            declared = declared.saturating_add(entry.size());
+            if declared > limits.bytes {
+                return Err(ArtifactError::TooLarge {
+                    limit: format!("{} bytes of files", limits.bytes),
+                });
+            }
+        }
+        if planned.len() >= limits.entries {
+            return Err(ArtifactError::TooLarge {
+                limit: format!("{} entries", limits.entries),
+            });
+        }
         if tree.insert(relative.clone(), node.clone()).is_some() {
             return Err(ArtifactError::Refused(format!(
                 "entry `{}` appears more than once",

@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub echo: bool,
     /// Names besides `VELO_*` that `${NAME}` in `env` may read (`expand_env` in `config.toml`).
     pub expand_env: Vec<String>,
+    /// The most a cached result may unpack to (`VELO_MAX_UNPACKED_SIZE`, as for tool archives).
+    pub max_unpacked_size: u64,
 }
 
 /// Everything known before the first task starts.
@@ -70,6 +72,7 @@ pub struct Plan {
     platform: String,
     tools: BTreeMap<String, String>,
     state: OutputState,
+    max_unpacked_size: u64,
 }
 
 /// A task's fixed parts: checked globs, directory and environment.
@@ -206,6 +209,7 @@ impl Plan {
             tasks,
             platform,
             tools,
+            max_unpacked_size: options.max_unpacked_size,
         })
     }
 
@@ -748,7 +752,11 @@ impl Plan {
                     let _ = crate::fs::remove_any(&found.path);
                 }
             }
-            match artifact::restore(&artifact, key, dir, &self.workspace.root, &task.outputs) {
+            let limits = artifact::Limits {
+                bytes: self.max_unpacked_size,
+                entries: artifact::MAX_ENTRIES,
+            };
+            match artifact::restore(&artifact, key, dir, &self.workspace.root, &task.outputs, limits) {
                 Ok(restored) => {
                     let restored_outputs = task.outputs.walk(dir, &walk);
                     self.state

@@ -41,6 +41,9 @@ pub struct RemoteConfig {
     pub read_only: bool,
     pub timeout: Duration,
     pub signing_key: Option<Vec<u8>>,
+    /// The largest object a download may declare (`VELO_MAX_UNPACKED_SIZE`): the server is the
+    /// one the repository names, and its answer goes to the user's disk.
+    pub max_object_size: u64,
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -94,7 +97,17 @@ impl RemoteConfig {
             manifest.and_then(|m| m.token.as_deref()),
         ) {
             (Some(token), _) => Some(token),
-            (None, Some(token)) => Some(expansion.expand(token, "cache.remote.token")?),
+            (None, Some(token)) => {
+                // The token may name `VELO_CACHE_TOKEN` (as the documented example does): it is
+                // sent only where that variable would go anyway. No other secret may be read.
+                let mut allowed = expansion.allowed.to_vec();
+                allowed.push(env_vars::VELO_CACHE_TOKEN.to_string());
+                let expansion = crate::manifest::Expansion {
+                    allowed: &allowed,
+                    ..expansion
+                };
+                Some(expansion.expand(token, "cache.remote.token")?)
+            }
             (None, None) => None,
         }
         .filter(|t| !t.is_empty());
@@ -106,6 +119,7 @@ impl RemoteConfig {
                 .and_then(|m| m.timeout_secs)
                 .map_or(DEFAULT_TIMEOUT, Duration::from_secs),
             signing_key: var(env_vars::VELO_CACHE_SIGNING_KEY).map(String::into_bytes),
+            max_object_size: crate::settings::DEFAULT_MAX_UNPACKED_SIZE,
         }))
     }
 
@@ -119,21 +133,7 @@ impl RemoteConfig {
     }
 }
 
-/// `url` without what may be a credential: the user name and password become `***`, and the
-/// query (presigned or token parameters) and fragment are dropped.
-pub fn redacted(url: &url::Url) -> String {
-    let mut url = url.clone();
-    if !url.username().is_empty() || url.password().is_some() {
-        // Only fails for URLs that cannot have credentials, which then have none to hide.
-        let _ = url.set_password(None);
-        let _ = url.set_username("***");
-    }
-    if url.query().is_some() {
-        url.set_query(Some("***"));
-    }
-    url.set_fragment(None);
-    url.to_string()
-}
+pub use crate::http::redacted;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -285,14 +285,28 @@ impl Remote {
             403 => return Err(RemoteError::Forbidden),
             413 => return Err(RemoteError::TooLarge),
             status => {
-                let body = response.text().await.unwrap_or_default();
+                // Only the start is shown; a server must not make velo read an endless body.
+                let body = crate::http::body_within(response, 64 << 10)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    .unwrap_or_default();
                 return Err(RemoteError::Status {
                     status,
                     body: body.chars().take(200).collect(),
                 });
             }
         }
-        let bytes = response.bytes().await.map_err(http_error)?;
+        let bytes = crate::http::body_within(response, crate::http::MAX_METADATA)
+            .await
+            .map_err(http_error)?
+            .ok_or_else(|| {
+                RemoteError::Protocol(format!(
+                    "the answer is larger than {} MiB",
+                    crate::http::MAX_METADATA >> 20
+                ))
+            })?;
         serde_json::from_slice(&bytes).map_err(|err| RemoteError::Protocol(err.to_string()))
     }
 
@@ -420,6 +434,12 @@ impl Remote {
                 envelope
                     .check(&item.hash, signing_key)
                     .map_err(|err| Rejected::Invalid(err.to_string()))?;
+                if envelope.size > self.config.max_object_size {
+                    return Err(Rejected::Invalid(format!(
+                        "it declares {} bytes, more than the {} a result may hold (`VELO_MAX_UNPACKED_SIZE`)",
+                        envelope.size, self.config.max_object_size
+                    )));
+                }
                 header = Some(envelope);
                 pending.drain(..end);
                 &pending

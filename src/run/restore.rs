@@ -46,6 +46,16 @@ pub enum Refusal {
 /// Directories an artifact never writes into, whatever the outputs say.
 const NEVER_RESTORED: [&str; 2] = [".git", ".velo"];
 
+/// Whether a path component names `.git` or `.velo` as some file system may take it: case
+/// folded (macOS and Windows), trailing dots and spaces dropped (Windows), so `.GIT/hooks` on a
+/// case-insensitive disk is refused as `.git/hooks` is.
+fn is_never_restored(part: &str) -> bool {
+    let trimmed = part.trim_end_matches(['.', ' ']);
+    NEVER_RESTORED
+        .iter()
+        .any(|never| trimmed.eq_ignore_ascii_case(never))
+}
+
 /// A name from an artifact, fit to print: control characters escaped, and not too long.
 pub fn shown(name: &str) -> String {
     let escaped: String = name.escape_debug().collect();
@@ -70,7 +80,7 @@ pub fn check_entry(relative: &str, outputs: &Globs) -> Result<(), Refusal> {
     if !plain {
         return Err(refuse("is not a plain relative path"));
     }
-    if relative.split('/').any(|part| NEVER_RESTORED.contains(&part)) {
+    if relative.split('/').any(is_never_restored) {
         return Err(refuse("is inside `.git` or `.velo`"));
     }
     if !outputs.is_match(relative) {
@@ -608,7 +618,18 @@ mod tests {
     fn restore(project: &Project, bytes: &[u8]) -> Result<artifact::Restored, artifact::ArtifactError> {
         let path = project.base.join("cache/artifact.tar.zst");
         std::fs::write(&path, bytes).unwrap();
-        artifact::restore(&path, KEY, &project.member, &project.root, &project.outputs)
+        let limits = artifact::Limits {
+            bytes: 1 << 20,
+            entries: 100,
+        };
+        artifact::restore(
+            &path,
+            KEY,
+            &project.member,
+            &project.root,
+            &project.outputs,
+            limits,
+        )
     }
 
     /// What changed between two snapshots must be inside the member's outputs, or a directory
@@ -657,6 +678,89 @@ mod tests {
             std::fs::read_to_string(project.member.join("dist/b")).unwrap(),
             "source"
         );
+    }
+
+    /// A few kilobytes of zstd declaring more bytes or entries than the limits are refused from
+    /// their headers, before anything is written; the entry is kept (a task may make that much).
+    #[test]
+    fn an_artifact_past_the_limits_writes_nothing() {
+        let project = project();
+        let before = snapshot(&project.base);
+        let big = [Craft::File("outputs/dist/zeros".into(), vec![0; 2 << 20])];
+        let many: Vec<Craft> = (0..101)
+            .map(|i| Craft::File(format!("outputs/dist/f{i}"), Vec::new()))
+            .collect();
+        for entries in [&big[..], &many[..]] {
+            let bytes = craft(KEY, entries);
+            assert!(bytes.len() < 64 << 10);
+            let err = restore(&project, &bytes).unwrap_err();
+            assert!(matches!(err, artifact::ArtifactError::TooLarge { .. }), "{err}");
+            assert!(!err.is_bad_artifact(), "{err}");
+            assert_eq!(snapshot(&project.base), before);
+        }
+    }
+
+    /// A remote artifact's modes keep only the permission bits: no setuid or setgid file, no
+    /// sticky directory.
+    #[test]
+    fn special_mode_bits_are_dropped() {
+        use std::os::unix::fs::PermissionsExt;
+        let project = project();
+        // `craft` writes files 0644: this one is setuid and setgid.
+        let meta = serde_json::json!({"format": ARTIFACT_FORMAT, "key": KEY, "task": "t", "duration_ms": 0, "created": 0}).to_string();
+        let mut tar = tar::Builder::new(Vec::new());
+        let regular = tar::EntryType::Regular;
+        tar.append(
+            &header("velo-task.json", regular, 0o644, meta.len() as u64, None),
+            meta.as_bytes(),
+        )
+        .unwrap();
+        tar.append(
+            &header("outputs/dist/d", tar::EntryType::Directory, 0o1777, 0, None),
+            io::empty(),
+        )
+        .unwrap();
+        tar.append(
+            &header("outputs/dist/d/suid", regular, 0o6755, 2, None),
+            &b"#!"[..],
+        )
+        .unwrap();
+        let mut encoder = zstd::Encoder::new(Vec::new(), 1).unwrap();
+        encoder.write_all(&tar.into_inner().unwrap()).unwrap();
+        restore(&project, &encoder.finish().unwrap()).unwrap();
+        let mode = |path: &str| {
+            std::fs::symlink_metadata(project.member.join(path))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("dist/d/suid"), 0o755);
+        assert_eq!(mode("dist/d"), 0o777);
+    }
+
+    /// `.GIT` is `.git` on a case-insensitive disk (macOS, Windows), `.git.` on Windows: an
+    /// artifact of a task whose outputs are `**` may not write hooks through either spelling.
+    #[test]
+    fn git_and_velo_are_refused_in_every_spelling() {
+        let everything = Globs::new(&["**".to_string()]).unwrap();
+        for name in [
+            ".GIT/hooks/post-checkout",
+            "a/.Git/config",
+            ".git./hooks/x",
+            ".git /x",
+            ".VELO/bin/ls",
+            ".git",
+        ] {
+            let err = check_entry(name, &everything).unwrap_err();
+            assert!(
+                matches!(&err, Refusal::Artifact(why) if why.contains("inside `.git` or `.velo`")),
+                "{name}: {err:?}"
+            );
+        }
+        for name in [".github/workflows/x", ".gitignore", "git/x", ".velocity"] {
+            assert!(check_entry(name, &everything).is_ok(), "{name}");
+        }
     }
 
     /// `dist/./sub` is `dist/sub`: a second spelling may not turn a directory into a link (to

@@ -4,9 +4,9 @@
 //! A client that opens a connection and sends its headers one byte a second must not hold a
 //! slot for long, and a thousand of them must not starve everyone else. So hyper closes a
 //! connection whose request headers have not all arrived within the header-read timeout (idle
-//! keep-alive connections included), [`Idle`] closes one that moved no byte either way for the
-//! idle timeout (a stalled upload, a client that stopped reading), and at most `max_connections`
-//! are served at once. When a new connection finds them all taken, the one that has waited
+//! keep-alive connections included), [`Idle`] closes one that moved less than [`MIN_RATE`] on
+//! average, with the idle timeout as slack (a stalled upload, a body sent a byte now and then, a
+//! client that stopped reading), and at most `max_connections` are served at once. When a new connection finds them all taken, the one that has waited
 //! longest for its request headers is closed to make room ([`Waiting`]): a crowd of slow
 //! clients that reconnect as fast as they are cut off cannot keep a real request out, since a
 //! real client sends its headers at once and is then busy, not waiting. Only when every slot
@@ -137,7 +137,7 @@ fn log_closed(peer: SocketAddr, err: &hyper::Error) {
     if err.is_timeout() {
         tracing::warn!(%peer, "closed a connection that did not send its request headers in time");
     } else if idle {
-        tracing::warn!(%peer, "closed a connection that sent and received nothing for the idle timeout");
+        tracing::warn!(%peer, "closed a connection that moved too few bytes for the idle timeout");
     } else if !err.is_incomplete_message() {
         tracing::debug!(%peer, error = %err, "connection ended with an error");
     }
@@ -255,8 +255,14 @@ impl http_body::Body for Tracked {
     }
 }
 
-/// A connection that fails with `TimedOut` once no byte has moved either way for `timeout`
-/// while hyper waits on it.
+/// The slowest a connection may move bytes on average, either way. A byte now and then must not
+/// hold a connection slot for ever (a client trickling a body is busy, never the one closed to
+/// make room): each byte moved buys `1 / MIN_RATE` seconds more, and the connection fails once
+/// it is out of time (never holding more than the idle timeout in hand).
+pub const MIN_RATE: u32 = 1024;
+
+/// A connection that fails with `TimedOut` once it has moved too few bytes either way for the
+/// time it had (see [`MIN_RATE`]) while hyper waits on it: at once, `timeout`.
 struct Idle {
     inner: TcpStream,
     timeout: Duration,
@@ -272,8 +278,10 @@ impl Idle {
         }
     }
 
-    fn progressed(&mut self) {
-        let next = Instant::now() + self.timeout;
+    /// `bytes` moved: the deadline moves on by what they earned, to at most `timeout` from now.
+    fn progressed(&mut self, bytes: usize) {
+        let earned = Duration::from_secs_f64(bytes as f64 / f64::from(MIN_RATE));
+        let next = (self.deadline.deadline() + earned).min(Instant::now() + self.timeout);
         self.deadline.as_mut().reset(next);
     }
 
@@ -282,7 +290,7 @@ impl Idle {
         match self.deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(io::Error::new(
                 io::ErrorKind::TimedOut,
-                "no bytes moved for the idle timeout",
+                "too few bytes moved for the idle timeout",
             )),
             Poll::Pending => Poll::Pending,
         }
@@ -295,8 +303,9 @@ impl AsyncRead for Idle {
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(result) => {
-                if buf.filled().len() > before {
-                    this.progressed();
+                let read = buf.filled().len() - before;
+                if read > 0 {
+                    this.progressed(read);
                 }
                 Poll::Ready(result)
             }
@@ -310,8 +319,8 @@ impl AsyncWrite for Idle {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_write(cx, buf) {
             Poll::Ready(result) => {
-                if matches!(result, Ok(written) if written > 0) {
-                    this.progressed();
+                if let Ok(written @ 1..) = result {
+                    this.progressed(written);
                 }
                 Poll::Ready(result)
             }

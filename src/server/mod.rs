@@ -148,6 +148,25 @@ impl ApiError {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
     }
 
+    /// A request body of at most `limit` bytes. Handlers read it only after authorizing the
+    /// request: a client without a token must not hold a connection by trickling a body the
+    /// server would refuse anyway (an axum `Bytes` extractor reads it before the handler runs).
+    pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<axum::body::Bytes, Self> {
+        use futures::StreamExt;
+        let mut stream = body.into_data_stream();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|err| Self::bad_request(format!("the body did not arrive: {err}")))?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(Self::too_large(format!(
+                    "the body is larger than the server's limit of {limit} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes.into())
+    }
+
     /// 400 unless `key` is 1 to 128 hex digits (`noun` says what it is: a key, a hash).
     pub fn check_key(key: &str, noun: &str) -> Result<(), Self> {
         if crate::protocol::valid_key(key) {

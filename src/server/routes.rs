@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Instant, SystemTime};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,21 +21,18 @@ use crate::protocol::{
 };
 
 pub fn router(state: Shared) -> Router {
-    let request_limit = state.limits.max_request_size;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
-        .route(
-            "/v1/negotiate",
-            post(negotiate).layer(DefaultBodyLimit::max(request_limit)),
-        )
+        // The negotiation body is read after its token is checked, up to `max_request_size`.
+        .route("/v1/negotiate", post(negotiate))
         // Artifact bodies are streamed to storage, which bounds them as they arrive.
         .route(
             "/v1/artifacts/{hash}",
             get(download).put(upload).layer(DefaultBodyLimit::disable()),
         )
-        .merge(super::turbo::router(request_limit))
+        .merge(super::turbo::router())
         .with_state(state)
 }
 
@@ -80,10 +77,11 @@ async fn status(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<
 async fn negotiate(
     State(state): State<Shared>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<NegotiateResponse>, ApiError> {
     let started = Instant::now();
     let scope = state.authorize(&headers, Scope::Read)?;
+    let body = ApiError::read_body(body, state.limits.max_request_size).await?;
     let request: NegotiateRequest = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("the body is not a negotiation: {err}")))?;
     ApiError::check_count(

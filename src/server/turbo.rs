@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +22,7 @@ use super::storage::Storage;
 use super::{ApiError, Shared};
 use crate::protocol::Scope;
 
-pub fn router(request_limit: usize) -> Router<Shared> {
+pub fn router() -> Router<Shared> {
     Router::new()
         .route("/v8/artifacts/status", get(status))
         .route(
@@ -32,10 +32,8 @@ pub fn router(request_limit: usize) -> Router<Shared> {
                 .put(upload)
                 .layer(DefaultBodyLimit::disable()),
         )
-        .route(
-            "/v8/artifacts",
-            post(query).layer(DefaultBodyLimit::max(request_limit)),
-        )
+        // The query body is read after its token is checked, up to `max_request_size`.
+        .route("/v8/artifacts", post(query))
         .route("/v8/artifacts/events", post(events))
 }
 
@@ -159,9 +157,10 @@ async fn query(
     State(state): State<Shared>,
     Query(team): Query<Team>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, TurboError> {
     state.authorize(&headers, Scope::Read)?;
+    let body = ApiError::read_body(body, state.limits.max_request_size).await?;
     let request: HashesQuery = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("expected {{\"hashes\": [...]}}: {err}")))?;
     ApiError::check_count(

@@ -255,7 +255,7 @@ impl Inner {
             let suggestion = self.suggest(name).await;
             return Err(SourceError::PackageNotFound {
                 name: name.to_string(),
-                index: self.location.url.to_string(),
+                index: crate::http::redacted(&self.location.url),
                 suggestion,
             });
         };
@@ -301,7 +301,7 @@ impl Inner {
                 Some(body) => Ok(Some(body)),
                 None => Err(SourceError::NotCached {
                     name: name.to_string(),
-                    index: self.location.url.to_string(),
+                    index: crate::http::redacted(&self.location.url),
                 }),
             };
         }
@@ -365,7 +365,7 @@ impl Inner {
 
     fn parse_package(&self, name: &str, url: &Url, bytes: &[u8]) -> Result<PackageMeta, SourceError> {
         let invalid = |message: String| SourceError::InvalidPackageFile {
-            url: url.to_string(),
+            url: crate::http::redacted(url),
             message,
         };
         let file: PackageFile = serde_json::from_slice(bytes).map_err(|err| invalid(err.to_string()))?;

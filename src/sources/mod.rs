@@ -56,7 +56,9 @@ impl SourceError {
         match self {
             SourceError::PackageNotFound { suggestion: Some(best), .. } => Some(format!("did you mean `{best}`?")),
             SourceError::PackageNotFound { index, .. } => {
-                Some(format!("check the name; `{}index.json` lists the packages the index has", index))
+                // `index` is printed without its query, so the listing is named apart from it.
+                let base = index.split_once('?').map_or(index.as_str(), |(base, _)| base);
+                Some(format!("check the name; `{base}index.json` lists the packages the index has"))
             }
             SourceError::NotCached { .. } => Some("run the command again without `--offline`".to_string()),
             SourceError::NoRegistry { .. } => Some(

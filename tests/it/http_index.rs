@@ -440,3 +440,64 @@ fn a_download_that_stalls_fails_with_a_clear_error() {
     );
     insta::assert_snapshot!(context.render(&output));
 }
+
+/// A registry (which the repository chooses) answering with an endless body, declared or not:
+/// velo stops reading at 64 MiB and says so, instead of filling memory.
+#[test]
+fn an_endless_index_response_is_cut_off() {
+    let port = endless_server();
+    for _ in 0..2 {
+        let context = TestContext::new().with_env("VELO_HTTP_RETRIES", "0");
+        context.write_manifest(&manifest(&format!("http://127.0.0.1:{port}/idx"), &[("jq", "1")]));
+        let output = context.run(["lock"]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert_contains(
+            &stderr(&output),
+            "sent more than 64 MiB, more than velo reads for an index or API file",
+        );
+    }
+}
+
+/// The same for a remote cache's answers (its URL is the repository's too).
+#[test]
+fn an_endless_remote_cache_answer_is_cut_off() {
+    let port = endless_server();
+    let context = TestContext::new();
+    context.write_manifest(&format!(
+        r#"{{ "cache": {{ "remote": {{ "url": "http://127.0.0.1:{port}" }} }} }}"#
+    ));
+    let output = context.run(["cache", "status"]);
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
+    assert_contains(&said, "the answer is larger than 64 MiB");
+}
+
+/// A server whose every answer is `200 OK` and an endless body: every other one declares a
+/// huge length, the rest are chunked.
+fn endless_server() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (served, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                // Every other response declares its (huge) length; the rest are chunked.
+                let header: &[u8] = if served % 2 == 0 {
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n"
+                } else {
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                };
+                let _ = stream.write_all(header);
+                let chunk = [b' '; 1 << 16];
+                let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                framed.extend_from_slice(&chunk);
+                framed.extend_from_slice(b"\r\n");
+                let body: &[u8] = if served % 2 == 0 { &chunk } else { &framed };
+                while stream.write_all(body).is_ok() {}
+            });
+        }
+    });
+    port
+}

@@ -321,6 +321,23 @@ fn tampered_artifact_is_rejected_and_the_task_runs() {
     assert_rejected_and_ran(&machine(&server.url(), READ_TOKEN), "blake3");
 }
 
+/// A server (the one the repository names) declaring a result larger than
+/// `VELO_MAX_UNPACKED_SIZE` is refused before its body is read into the cache: it could fill
+/// the disk.
+#[test]
+fn a_result_declaring_more_than_the_limit_is_rejected() {
+    let cache = Cache::local();
+    let server = cache.start(&[]);
+    assert_success(&run(&machine(&server.url(), WRITE_TOKEN), &["build"]));
+    tamper(&cache, |bytes| {
+        let (mut header, artifact) = split(bytes);
+        header["size"] = serde_json::json!(1u64 << 40);
+        *bytes = join(&header, &artifact);
+    });
+    let laptop = machine(&server.url(), READ_TOKEN).with_env("VELO_MAX_UNPACKED_SIZE", "1048576");
+    assert_rejected_and_ran(&laptop, "it declares 1099511627776 bytes, more than the 1048576");
+}
+
 #[test]
 fn unsigned_or_wrongly_signed_results_are_rejected_with_a_signing_key() {
     let cache = Cache::local();

@@ -1533,3 +1533,63 @@ async fn a_stalled_request_body_is_disconnected_after_the_idle_timeout() {
         String::from_utf8_lossy(&received)
     );
 }
+
+// 13. A body sent a byte now and then: without a token the server answers 401 before reading it
+//     (a `Bytes` extractor read the negotiation body first, so tokenless clients trickling it
+//     held every connection slot); with one, the server closes the connection though bytes keep
+//     arriving, since they come slower than the minimum rate.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trickled_request_body_does_not_hold_a_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let cache = Cache::local();
+    let server = cache.start(&["--idle-timeout", "1s"]);
+    let heads = [
+        "POST /v1/negotiate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+            .to_string(),
+        "POST /v8/artifacts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+            .to_string(),
+    ];
+    for head in heads {
+        let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut received = [0u8; 12];
+        tokio::time::timeout(Duration::from_secs(60), stream.read_exact(&mut received))
+            .await
+            .expect("the server waited for a body it would refuse")
+            .unwrap();
+        assert_eq!(&received, b"HTTP/1.1 401", "{head}");
+    }
+
+    let hash = "ab".repeat(16);
+    let head = format!(
+        "PUT /v8/artifacts/{hash} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {WRITE_TOKEN}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n"
+    );
+    let stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    write.write_all(head.as_bytes()).await.unwrap();
+    // 300 bytes of the 1000 promised, one every 200 ms: the body never completes.
+    let trickle = tokio::spawn(async move {
+        for _ in 0..300 {
+            if write.write_all(b"x").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        write
+    });
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(55), read.read_to_end(&mut received))
+        .await
+        .expect("the server kept a connection that sends a byte now and then");
+    if let Err(err) = closed {
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    }
+    assert!(
+        !String::from_utf8_lossy(&received).contains(" 200 "),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+    trickle.abort();
+}

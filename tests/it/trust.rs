@@ -280,6 +280,75 @@ fn remote_expansion_reads_only_opted_in_variables() {
     assert_contains(&server.received(), SECRET);
 }
 
+/// velo's own secrets are `VELO_*` names too, but a repository's cache URL or token never
+/// reads them: `${VELO_CACHE_SIGNING_KEY}` in the URL went to the manifest's server and was
+/// printed by `velo cache status`. The token may still name `VELO_CACHE_TOKEN`.
+#[test]
+fn velo_secrets_never_expand_into_the_remote() {
+    let server = Recorder::start();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    for (url, token, field, name) in [
+        (
+            format!("{base}/${{VELO_CACHE_SIGNING_KEY}}"),
+            "t",
+            "cache.remote.url",
+            "VELO_CACHE_SIGNING_KEY",
+        ),
+        (
+            format!("{base}/${{VELO_CACHE_TOKEN}}"),
+            "t",
+            "cache.remote.url",
+            "VELO_CACHE_TOKEN",
+        ),
+        (
+            base.clone(),
+            "${VELO_SERVER_URL_SECRET}",
+            "cache.remote.token",
+            "VELO_SERVER_URL_SECRET",
+        ),
+    ] {
+        let context = remote_project(&url, token)
+            .with_env("VELO_CACHE_SIGNING_KEY", SECRET)
+            .with_env("VELO_SERVER_URL_SECRET", SECRET)
+            .with_env("VELO_CACHE_TOKEN", "");
+        let output = context.run(["cache", "status"]);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        let said = stderr(&output);
+        assert_contains(&said, format!("`{field}` in `velo.json` refers to `${{{name}}}`"));
+        assert!(!said.contains(SECRET), "{said}");
+    }
+    assert_eq!(server.received(), "", "nothing may reach the server");
+    let context = remote_project(&base, "${VELO_CACHE_TOKEN}").with_env("VELO_CACHE_TOKEN", "the-token");
+    context.run(["cache", "status"]);
+    assert_contains(&server.received(), "Bearer the-token");
+}
+
+/// Credentials in the `registry` URL (user info or a query) are never printed either: every
+/// fetch error names its URL through one redaction (they were printed by `velo lock`, `sync`,
+/// `outdated` and `tree`).
+#[test]
+fn registry_credentials_are_never_printed() {
+    let server = Recorder::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for port in [server.port, closed] {
+        let context = TestContext::new().with_env("VELO_HTTP_RETRIES", "0");
+        context.write_manifest(&format!(
+            r#"{{ "registry": "http://ada:{SECRET}@127.0.0.1:{port}/idx?token={SECRET}", "dependencies": {{ "jq": "1" }} }}"#
+        ));
+        for args in [&["lock"][..], &["sync"], &["outdated"], &["tree"]] {
+            let output = context.run(args);
+            assert!(!output.status.success(), "{args:?}");
+            let said = stderr(&output);
+            assert_contains(&said, format!("http://***@127.0.0.1:{port}/idx/"));
+            assert!(!said.contains(SECRET), "{args:?}: {said}");
+        }
+    }
+}
+
 /// Credentials in the remote's URL are never printed: not by `velo cache status` (text or
 /// JSON), not in `velo run`'s warning.
 #[test]

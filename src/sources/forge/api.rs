@@ -180,14 +180,19 @@ async fn page(
         });
     }
     let headers = response.headers().clone();
-    let body = response
-        .bytes()
+    let body = crate::http::body_within(response, crate::http::MAX_METADATA)
         .await
         .map_err(|source| ForgeError::Request {
             url: url.to_string(),
             source,
         })?
-        .to_vec();
+        .ok_or_else(|| ForgeError::BadResponse {
+            url: url.to_string(),
+            message: format!(
+                "the response is larger than {} MiB",
+                crate::http::MAX_METADATA >> 20
+            ),
+        })?;
     let header = |name: &str| {
         headers
             .get(name)
