@@ -49,7 +49,14 @@ async fn remote_status(context: &Context) -> Result<Option<RemoteStatus>, Error>
         vars: &vars,
         allowed: &context.settings.config.expand_env,
     };
-    let Some(config) = RemoteConfig::resolve(configured, expansion)? else {
+    let trusted = project.as_ref().is_some_and(|project| {
+        crate::shell::trust::is_trusted(&context.settings.config, &project.root, &project.manifest)
+    });
+    let (config, withheld) = RemoteConfig::resolve(configured, expansion, trusted)?;
+    if withheld {
+        context.printer.warn(crate::run::remote::WITHHELD);
+    }
+    let Some(config) = config else {
         return Ok(None);
     };
     let url = config.display_url();

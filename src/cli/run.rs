@@ -139,7 +139,13 @@ fn remote(
         vars: &vars,
         allowed: &context.settings.config.expand_env,
     };
-    let Some(mut config) = RemoteConfig::resolve(configured, expansion)? else {
+    let workspace = &plan.workspace;
+    let trusted = crate::shell::trust::is_trusted(&context.settings.config, &workspace.root, manifest);
+    let (config, withheld) = RemoteConfig::resolve(configured, expansion, trusted)?;
+    if withheld {
+        context.printer.warn(crate::run::remote::WITHHELD);
+    }
+    let Some(mut config) = config else {
         return Ok(None);
     };
     config.max_object_size = context.settings.max_unpacked_size;

@@ -59,20 +59,31 @@ impl std::fmt::Debug for RemoteConfig {
 impl RemoteConfig {
     /// `VELO_CACHE_URL` and `VELO_CACHE_TOKEN` over `cache.remote` in `velo.json` (whose values
     /// may name variables as `${NAME}`, only those `expansion` allows). `None` when no remote is
-    /// configured.
+    /// configured. The flag says that the user's secrets were withheld (worth a note).
+    ///
+    /// A URL the repository chose (`cache.remote.url` without `VELO_CACHE_URL`) gets the user's
+    /// secrets only when the user trusts the project (`trusted`, from `velo trust`, whose
+    /// digest covers `cache.remote`). Otherwise it is used as written: no `${NAME}` is expanded,
+    /// `VELO_CACHE_TOKEN` is not sent, and only a literal token from the manifest is.
     pub fn resolve(
         manifest: Option<&RemoteCache>,
         expansion: crate::manifest::Expansion<'_>,
-    ) -> Result<Option<Self>, Error> {
+        trusted: bool,
+    ) -> Result<(Option<Self>, bool), Error> {
         let env = expansion.vars;
         let var = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
-        let url = match (var(env_vars::VELO_CACHE_URL), manifest) {
+        let user_url = var(env_vars::VELO_CACHE_URL);
+        let guarded = user_url.is_none() && !trusted;
+        let literal = |text: &str| !text.contains("${");
+        let url = match (user_url, manifest) {
             (Some(url), _) => url,
+            (None, Some(m)) if guarded && !literal(&m.url) => return Ok((None, true)),
+            (None, Some(m)) if guarded => m.url.clone(),
             (None, Some(m)) => expansion.expand(&m.url, "cache.remote.url")?,
-            (None, None) => return Ok(None),
+            (None, None) => return Ok((None, false)),
         };
         if url.is_empty() {
-            return Ok(None);
+            return Ok((None, false));
         }
         let hint = || {
             Some(format!(
@@ -92,10 +103,13 @@ impl RemoteConfig {
                 hint(),
             ));
         }
-        let token = match (
+        let (env_token, manifest_token) = (
             var(env_vars::VELO_CACHE_TOKEN),
             manifest.and_then(|m| m.token.as_deref()),
-        ) {
+        );
+        let withheld = guarded && (env_token.is_some() || manifest_token.is_some_and(|t| !literal(t)));
+        let token = match (env_token, manifest_token) {
+            _ if guarded => manifest_token.filter(|t| literal(t)).map(str::to_string),
             (Some(token), _) => Some(token),
             (None, Some(token)) => {
                 // The token may name `VELO_CACHE_TOKEN` (as the documented example does): it is
@@ -111,7 +125,7 @@ impl RemoteConfig {
             (None, None) => None,
         }
         .filter(|t| !t.is_empty());
-        Ok(Some(Self {
+        let config = Self {
             url: parsed,
             token,
             read_only: manifest.is_some_and(|m| m.read_only),
@@ -120,7 +134,8 @@ impl RemoteConfig {
                 .map_or(DEFAULT_TIMEOUT, Duration::from_secs),
             signing_key: var(env_vars::VELO_CACHE_SIGNING_KEY).map(String::into_bytes),
             max_object_size: crate::settings::DEFAULT_MAX_UNPACKED_SIZE,
-        }))
+        };
+        Ok((Some(config), withheld))
     }
 
     /// The URL as it may be printed: without credentials in it (see [`redacted`]).
@@ -134,6 +149,9 @@ impl RemoteConfig {
 }
 
 pub use crate::http::redacted;
+
+/// The note for a remote whose project is not trusted, so that gets none of the user's secrets.
+pub const WITHHELD: &str = "the remote cache named by `velo.json` gets no token or `${NAME}` from your environment until you trust the project; run `velo trust`, or set `VELO_CACHE_URL`";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {

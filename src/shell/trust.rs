@@ -90,6 +90,10 @@ impl From<TrustError> for crate::error::Error {
 struct Applied<'a> {
     env: BTreeMap<&'a str, serde_json::Value>,
     auto_sync: Option<bool>,
+    /// Where the user's cache token may go (absent, and so leaving older records valid, when
+    /// the manifest names no remote cache).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote: Option<(&'a str, Option<&'a str>)>,
 }
 
 /// The digest of what entering a project with `manifest` applies.
@@ -105,12 +109,26 @@ pub fn digest(manifest: &Manifest) -> String {
             (name.as_str(), value)
         })
         .collect();
+    let remote = manifest
+        .cache
+        .as_ref()
+        .and_then(|cache| cache.remote.as_ref())
+        .map(|remote| (remote.url.as_str(), remote.token.as_deref()));
     let applied = Applied {
         env,
         auto_sync: manifest.auto_sync,
+        remote,
     };
     let bytes = serde_json::to_vec(&applied).expect("JSON values serialize");
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// Whether the user trusts the project at `root` (canonical) as `manifest` is now; anything
+/// that stops the check (no config dir, a broken trust file) means no.
+pub fn is_trusted(config: &crate::config::Config, root: &Path, manifest: &Manifest) -> bool {
+    TrustStore::from_config(config)
+        .and_then(|store| store.status(&root.join(crate::manifest::MANIFEST_FILE), manifest))
+        .is_ok_and(|trust| trust == Trust::Trusted)
 }
 
 /// A record's key: the path as text (JSON has no other kind).

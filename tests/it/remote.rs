@@ -40,6 +40,8 @@ fn machine(url: &str, token: &str) -> TestContext {
     .unwrap();
     fs_err::create_dir_all(context.root.join("src")).unwrap();
     fs_err::write(context.root.join("src/main.c"), "int main() { return 0; }\n").unwrap();
+    // The user's token goes to the URL the manifest names only once they trust the project.
+    assert_success(&context.run(["trust"]));
     context
 }
 

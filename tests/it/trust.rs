@@ -221,12 +221,77 @@ impl Recorder {
     }
 }
 
-fn remote_project(url: &str, token: &str) -> TestContext {
+/// A project whose remote cache is `url` with `token` (no token when `None`), not trusted.
+fn untrusted_remote_project(url: &str, token: Option<&str>) -> TestContext {
     let context = TestContext::new().with_env("AWS_SECRET_ACCESS_KEY", SECRET);
+    let token = token
+        .map(|token| format!(r#", "token": "{token}""#))
+        .unwrap_or_default();
     context.write_manifest(&format!(
-        r#"{{ "tasks": {{ "build": {{ "command": "echo built" }} }}, "cache": {{ "remote": {{ "url": "{url}", "token": "{token}", "timeout_secs": 2 }} }} }}"#
+        r#"{{ "tasks": {{ "build": {{ "command": "echo built" }} }}, "cache": {{ "remote": {{ "url": "{url}"{token}, "timeout_secs": 2 }} }} }}"#
     ));
     context
+}
+
+/// The same, trusted by the user: what `${NAME}` may read is then up to `expand_env`.
+fn remote_project(url: &str, token: &str) -> TestContext {
+    let context = untrusted_remote_project(url, Some(token));
+    assert_success(&context.run(["trust"]));
+    context
+}
+
+/// A URL the repository chose gets none of the user's secrets until the user trusts the
+/// project: `VELO_CACHE_TOKEN` (from the environment or as `${VELO_CACHE_TOKEN}`) went to
+/// whatever `cache.remote.url` named. A literal token is the repository's own and is sent; a
+/// URL the user set (`VELO_CACHE_URL`) gets the user's token whatever the manifest says.
+#[test]
+fn an_untrusted_remote_gets_no_secret() {
+    let server = Recorder::start();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    for token in [None, Some("${VELO_CACHE_TOKEN}")] {
+        let context = untrusted_remote_project(&base, token).with_env("VELO_CACHE_TOKEN", "users-token");
+        let output = context.run(["cache", "status"]);
+        assert_contains(&stderr(&output), "until you trust the project; run `velo trust`");
+        let output = context.run(["run", "build"]);
+        assert_success(&output);
+        assert_contains(&stderr(&output), "until you trust the project");
+    }
+    let received = server.received();
+    assert_contains(&received, "/v1/status");
+    assert!(!received.contains("users-token"), "{received}");
+    assert!(!received.contains("Authorization"), "{received}");
+
+    // A URL that would expand a variable is not asked at all.
+    let before = server.received().len();
+    let context = untrusted_remote_project(&format!("{base}/${{VELO_CACHE_TOKEN}}"), None)
+        .with_env("VELO_CACHE_TOKEN", "users-token");
+    assert_success(&context.run(["run", "build"]));
+    assert_eq!(server.received().len(), before, "{}", server.received());
+
+    // The repository's own literal token is sent; after `velo trust`, the user's is.
+    let context =
+        untrusted_remote_project(&base, Some("repos-own-token")).with_env("VELO_CACHE_TOKEN", "users-token");
+    context.run(["cache", "status"]);
+    assert_contains(&server.received(), "Bearer repos-own-token");
+    assert!(!server.received().contains("users-token"));
+    let context = untrusted_remote_project(&base, Some("${VELO_CACHE_TOKEN}"))
+        .with_env("VELO_CACHE_TOKEN", "users-token");
+    assert_success(&context.run(["trust"]));
+    context.run(["cache", "status"]);
+    assert_contains(&server.received(), "Bearer users-token");
+
+    // The user's own URL gets the user's token, trusted or not.
+    let mine = Recorder::start();
+    let context = untrusted_remote_project("http://127.0.0.1:9/elsewhere", None)
+        .with_env("VELO_CACHE_URL", &format!("http://127.0.0.1:{}", mine.port))
+        .with_env("VELO_CACHE_TOKEN", "users-token");
+    let output = context.run(["cache", "status"]);
+    assert!(
+        !stderr(&output).contains("until you trust"),
+        "{}",
+        stderr(&output)
+    );
+    assert_contains(&mine.received(), "Bearer users-token");
 }
 
 /// Confirmed: `${AWS_SECRET_ACCESS_KEY}` in the URL or token went to the manifest's server.
