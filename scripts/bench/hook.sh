@@ -96,6 +96,8 @@ if ! (cd "$P" && "$VELO" sync) >"$work/velo-sync.log" 2>&1; then
   cat "$work/velo-sync.log" >&2; die "velo sync failed in $P"
 fi
 [[ -f "$P/.velo/state.json" && -d "$P/.velo/bin" ]] || die "velo sync left no .velo/state.json or .velo/bin in $P"
+# The hook applies a project's environment only once the user trusts it.
+(cd "$P" && "$VELO" trust) >>"$work/velo-sync.log" 2>&1 || die "velo trust failed in $P"
 for d in "$OUT" "$work" "$(dirname "$work")"; do
   [[ ! -e "$d/velo.json" && ! -e "$d/.envrc" && ! -e "$d/mise.toml" ]] || die "$d has a velo.json/.envrc/mise.toml; the 'outside' dir must have none"
 done
