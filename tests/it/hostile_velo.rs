@@ -696,3 +696,32 @@ fn a_lock_that_is_a_fifo_or_a_device_is_refused_without_hanging() {
         run_bounded(&context, &["hook-env", "--shell", "bash"]);
     }
 }
+
+#[test]
+fn hardlinks_to_outside_files_are_replaced_never_written_into() {
+    // A repository delivered as an archive can hold hard links; velo must replace such a file
+    // (rename or unlink) and never open it for writing, changing its mode or its times.
+    let context = project_with(&[
+        (".velo/Cellar/alpha/1.0.0/bin/keep", Plant::Dir),
+        (".velo/gen-1/bin/keep", Plant::Dir),
+        (".velo/tasks/keep", Plant::Dir),
+    ]);
+    let data = context.base().join("sentinel/data.txt");
+    let velo = velo_dir(&context);
+    for path in [
+        "state.json",
+        "sync.lock",
+        ".velo-tmp-1",
+        "Cellar/alpha/1.0.0/bin/alpha",
+        "gen-1/bin/alpha",
+        "tasks/state.json",
+        "tasks/.gitignore",
+    ] {
+        fs_err::hard_link(&data, velo.join(path)).unwrap();
+    }
+    let before = outside(&context);
+    assert_synced_safely(&context, &before);
+    assert_success(&context.run(["sync"]));
+    assert_eq!(&outside(&context), &before);
+    assert_eq!(fs_err::read_to_string(&data).unwrap(), "precious\n");
+}
