@@ -133,6 +133,8 @@ impl Error {
         match self {
             Error::Manifest(ManifestError::Read { .. }) => EXIT_FAILURE,
             Error::Manifest(_) | Error::Edit(_) | Error::Usage { .. } => EXIT_USAGE,
+            // A lock that fails validation came from the repository (or a hand edit): bad input.
+            Error::Lock(LockError::Invalid { .. }) => EXIT_USAGE,
             Error::Resolve(ResolveError::Source { source, .. }) | Error::Source(source)
                 if source.is_bad_input() =>
             {

@@ -79,6 +79,10 @@ impl PackageKey {
     }
 }
 
+/// The longest package key: its Cellar directory name (at most twice as long, see
+/// `install::dir_name`) must fit in a file name, which is 255 bytes almost everywhere.
+pub const MAX_KEY_LEN: usize = 120;
+
 impl FromStr for PackageKey {
     type Err = PackageKeyError;
 
@@ -87,6 +91,9 @@ impl FromStr for PackageKey {
             key: key.to_string(),
             reason,
         };
+        if key.len() > MAX_KEY_LEN {
+            return Err(error(format!("a package key is at most {MAX_KEY_LEN} bytes")));
+        }
         let Some((prefix, rest)) = key.split_once(':') else {
             if !is_valid_name(key) {
                 return Err(error(

@@ -93,9 +93,10 @@ pub fn is_valid_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Whether `name` can be a command in `.velo/bin`: one file name, no separators.
+/// Whether `name` can be a command in `.velo/bin` (or a version's directory in the Cellar): one
+/// file name, no separators, short enough for any file system (255 bytes).
 pub fn is_valid_command_name(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+    !name.is_empty() && name.len() <= 255 && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
 }
 
 /// Check a `bin` path, which names a file inside a package: relative, with no `..` and no

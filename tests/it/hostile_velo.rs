@@ -725,3 +725,42 @@ fn hardlinks_to_outside_files_are_replaced_never_written_into() {
     assert_eq!(&outside(&context), &before);
     assert_eq!(fs_err::read_to_string(&data).unwrap(), "precious\n");
 }
+
+#[test]
+fn names_too_long_for_a_file_name_are_bad_input() {
+    // Each becomes a file name in `.velo/` (a Cellar directory, a version, a command): one the
+    // file system cannot hold is refused up front as bad input, not met as an I/O error.
+    let context = TestContext::new();
+    let long = "a".repeat(300);
+    let archive = || tool_archive("kit", "kit");
+    write_lock(&context, &[(long.as_str(), "kit.tar.gz", archive(), json!({}))]);
+    let output = context.run(["sync", "--frozen"]);
+    assert_eq!(output.status.code(), Some(2), "{}", context.render(&output));
+    assert_contains(&stderr(&output), "at most 120 bytes");
+
+    write_lock(
+        &context,
+        &[(
+            "kit",
+            "kit.tar.gz",
+            archive(),
+            json!({ "bin": { long.clone(): "bin/kit" } }),
+        )],
+    );
+    let output = context.run(["sync", "--frozen"]);
+    assert_eq!(output.status.code(), Some(2), "{}", context.render(&output));
+    assert_contains(&stderr(&output), "is not a command name");
+
+    write_lock(&context, &[("kit", "kit.tar.gz", archive(), json!({}))]);
+    let lock = fs_err::read_to_string(context.lock_path()).unwrap();
+    let version = format!("1.0.0-{long}");
+    fs_err::write(
+        context.lock_path(),
+        lock.replace("\"1.0.0\"", &format!("\"{version}\"")),
+    )
+    .unwrap();
+    let output = context.run(["sync", "--frozen"]);
+    assert_eq!(output.status.code(), Some(2), "{}", context.render(&output));
+    assert_contains(&stderr(&output), "invalid version");
+    assert!(!velo_dir(&context).join("Cellar").exists());
+}

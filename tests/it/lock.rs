@@ -530,7 +530,7 @@ fn a_crafted_lock_cannot_reach_outside_the_project() {
         }
         fs_err::write(context.lock_path(), serde_json::to_string_pretty(&lock).unwrap()).unwrap();
         let output = context.run(["sync", "--frozen"]);
-        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
         assert_contains(&stderr(&output), "is not a valid lock file");
         assert_eq!(
             fs_err::read_to_string(victim.join("data.txt")).unwrap(),
