@@ -26,12 +26,28 @@ fn replace(path: &Path, contents: &[u8], durable: bool) -> std::io::Result<()> {
     if durable {
         temp.as_file().sync_all()?;
     }
-    match std::fs::metadata(path) {
-        Ok(metadata) => temp.as_file().set_permissions(metadata.permissions())?,
-        Err(_) => set_default_permissions(temp.as_file())?,
+    // Only a file's own permission bits carry over: a link at `path` (which the rename
+    // replaces) could point at a device or a setuid file whose mode the new file must not get.
+    match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_file() => keep_permission_bits(temp.as_file(), &metadata)?,
+        _ => set_default_permissions(temp.as_file())?,
     }
     temp.persist(path).map_err(|err| err.error)?;
     Ok(())
+}
+
+/// Give `file` the read, write and execute bits of `metadata` (never setuid, setgid or sticky).
+#[cfg(unix)]
+fn keep_permission_bits(file: &std::fs::File, metadata: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(
+        metadata.permissions().mode() & 0o777,
+    ))
+}
+
+#[cfg(not(unix))]
+fn keep_permission_bits(file: &std::fs::File, metadata: &std::fs::Metadata) -> std::io::Result<()> {
+    file.set_permissions(metadata.permissions())
 }
 
 /// Temporary files are created private; a new project file should be readable like any other.

@@ -764,3 +764,24 @@ fn names_too_long_for_a_file_name_are_bad_input() {
     assert_contains(&stderr(&output), "invalid version");
     assert!(!velo_dir(&context).join("Cellar").exists());
 }
+
+#[test]
+fn a_lock_link_lends_its_target_no_mode() {
+    // `velo.lock` a link to a world-writable setuid file: the lock written replaces the link
+    // with a file of the usual mode, and the target stays as it was.
+    let context = local_project(&["alpha"]);
+    context.write_manifest(&manifest(LOCAL, any_version(&["alpha"])));
+    let target = context.base().join("sentinel-mode");
+    fs_err::write(&target, "x").unwrap();
+    fs_err::set_permissions(&target, std::fs::Permissions::from_mode(0o4777)).unwrap();
+    symlink(&target, context.lock_path()).unwrap();
+    assert_success(&context.run(["lock"]));
+    let written = std::fs::symlink_metadata(context.lock_path()).unwrap();
+    assert!(written.is_file());
+    assert_eq!(written.permissions().mode() & 0o7777, 0o644);
+    assert_eq!(fs_err::read_to_string(&target).unwrap(), "x");
+    assert_eq!(
+        fs_err::metadata(&target).unwrap().permissions().mode() & 0o7777,
+        0o4777
+    );
+}
