@@ -409,10 +409,11 @@ fn links_are_velos(velo: &OwnedDir, state: &InstallState) -> bool {
 }
 
 /// The directory a project's environment puts first on `PATH`: `.velo/bin`, but only when this
-/// velo made it (a state sealed with this cache's key, and the links that sync made). A
-/// committed `.velo/bin` never reaches `PATH`, trusted project or not.
+/// velo made it here (a state sealed with this cache's key for this root, and the links that
+/// sync made; a moved project's shims name its old place). A committed `.velo/bin` never
+/// reaches `PATH`, trusted project or not.
 pub fn bin_dir(root: &Path, cache: &Cache) -> Option<PathBuf> {
     let velo = install::existing_velo_dir(&Layout::new(root))?;
     let state = InstallState::read(&velo, StateKey::find(cache).as_ref())?;
-    links_are_velos(&velo, &state).then(|| Layout::new(root).bin())
+    (Path::new(&state.root) == root && links_are_velos(&velo, &state)).then(|| Layout::new(root).bin())
 }
