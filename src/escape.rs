@@ -6,7 +6,8 @@
 //! 256 MiB would flood stderr. [`untrusted`] shows control and bidi characters as escapes and
 //! cuts long text short; every place velo prints such text goes through it. [`Printer`]
 //! additionally passes every line it prints through [`terminal`], so a name that reaches a message
-//! some other way still cannot drive the terminal.
+//! some other way still cannot drive the terminal. A replayed task log keeps its colours but
+//! nothing else that drives a terminal ([`colours_only`]).
 //!
 //! [`Printer`]: crate::cli::Printer
 
@@ -84,8 +85,68 @@ fn needs_escape(c: char) -> bool {
         )
 }
 
+/// A captured log as it may reach a terminal when someone else captured it (a cache artifact
+/// from a remote): printable text, tabs, newlines, carriage returns and SGR colour and style
+/// codes pass, so a build's coloured output replays as it ran; every other control (cursor
+/// moves, screen clears, OSC title or clipboard writes, device strings, bells) is dropped.
+pub fn colours_only(log: &[u8]) -> Vec<u8> {
+    struct Keep(Vec<u8>);
+    impl anstyle_parse::Perform for Keep {
+        fn print(&mut self, c: char) {
+            let mut buffer = [0; 4];
+            self.0.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes());
+        }
+        fn execute(&mut self, byte: u8) {
+            if matches!(byte, b'\n' | b'\t' | b'\r') {
+                self.0.push(byte);
+            }
+        }
+        fn csi_dispatch(
+            &mut self,
+            params: &anstyle_parse::Params,
+            intermediates: &[u8],
+            ignore: bool,
+            action: u8,
+        ) {
+            if action != b'm' || !intermediates.is_empty() || ignore {
+                return;
+            }
+            self.0.extend_from_slice(b"\x1b[");
+            for (i, param) in params.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(b';');
+                }
+                for (j, value) in param.iter().enumerate() {
+                    if j > 0 {
+                        self.0.push(b':');
+                    }
+                    self.0.extend_from_slice(value.to_string().as_bytes());
+                }
+            }
+            self.0.push(b'm');
+        }
+    }
+    let mut parser = anstyle_parse::Parser::<anstyle_parse::DefaultCharAccumulator>::new();
+    let mut keep = Keep(Vec::with_capacity(log.len()));
+    for byte in log {
+        parser.advance(&mut keep, *byte);
+    }
+    keep.0
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_replayed_log_keeps_colours_and_nothing_else_that_drives_a_terminal() {
+        let log = b"\x1b[1;31mred\x1b[0m\t\x1b[38:5:208mx\x1b[m\x1b[2J\x1b[H\x1b]52;c;ZXZpbA==\x07\
+                    \x1b]0;title\x1b\\\x1bP+q\x1b\\ok\x07 100%\r\xc3\xa9\n";
+        assert_eq!(
+            String::from_utf8(colours_only(log)).unwrap(),
+            "\x1b[1;31mred\x1b[0m\t\x1b[38:5:208mx\x1b[0mok 100%\r\u{e9}\n"
+        );
+    }
+
     use super::*;
 
     #[test]

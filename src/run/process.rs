@@ -63,10 +63,11 @@ impl Echo {
         let _ = stdout.flush();
     }
 
-    /// Print a whole captured log.
+    /// Print a whole captured log, which may come from someone else's cache: its colours, but
+    /// no other control sequence ([`crate::escape::colours_only`]).
     pub fn replay(&self, log: &[u8]) {
         let mut lines = Lines::default();
-        lines.push(log, |line| self.line(line));
+        lines.push(&crate::escape::colours_only(log), |line| self.line(line));
         lines.finish(|line| self.line(line));
     }
 }
