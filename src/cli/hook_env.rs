@@ -131,7 +131,7 @@ async fn trusted_environment(
     };
     if trust != Trust::Trusted {
         if entered || !seen_before {
-            let shown = super::trust::printable(&root.to_string_lossy());
+            let shown = crate::escape::untrusted_path(root);
             let why = match trust {
                 Trust::Changed => " since its `env`, `PATH` or `auto_sync` changed",
                 _ => "",

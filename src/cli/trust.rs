@@ -30,7 +30,7 @@ pub fn trust(args: TrustArgs, context: &Context) -> Result<ExitCode, Error> {
     let store = TrustStore::from_config(&context.settings.config)?;
     let project = Project::load(&project_root(context, args.path.as_deref())?)?;
     let manifest_path = project.manifest_path();
-    let shown = printable(&project.root.to_string_lossy());
+    let shown = crate::escape::untrusted_path(&project.root);
     if args.show {
         let trust = store.status(&manifest_path, &project.manifest)?;
         let state = match trust {
@@ -66,7 +66,7 @@ pub fn untrust(args: UntrustArgs, context: &Context) -> Result<ExitCode, Error> 
         }
         None => find_project_root(&context.cwd)?,
     };
-    let shown = printable(&root.to_string_lossy());
+    let shown = crate::escape::untrusted_path(&root);
     if store.untrust(&root.join(MANIFEST_FILE))? {
         context.printer.status("Untrusted", format!("`{shown}`"));
     } else {
@@ -101,16 +101,16 @@ fn describe(context: &Context, manifest: &Manifest) {
     for (name, value) in &manifest.env {
         match (name.as_str(), value) {
             ("PATH", EnvValue::Paths(paths)) => {
-                path.extend(paths.iter().map(|p| format!("`{}`", printable(p))))
+                path.extend(paths.iter().map(|p| format!("`{}`", crate::escape::untrusted(p))))
             }
             (_, EnvValue::Value(text)) => context
                 .printer
-                .detail(format!("  sets `{name}` to `{}`", printable(text))),
+                .detail(format!("  sets `{name}` to `{}`", crate::escape::untrusted(text))),
             (_, EnvValue::Paths(paths)) => context.printer.detail(format!(
                 "  puts {} in front of `{name}`",
                 paths
                     .iter()
-                    .map(|p| format!("`{}`", printable(p)))
+                    .map(|p| format!("`{}`", crate::escape::untrusted(p)))
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
@@ -124,17 +124,4 @@ fn describe(context: &Context, manifest: &Manifest) {
             .printer
             .detail("  runs `velo sync` on entering when `.velo` is out of date (`auto_sync`)");
     }
-}
-
-/// `text` with control characters escaped, so a name cannot drive the terminal.
-pub(super) fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }

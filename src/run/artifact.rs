@@ -261,7 +261,7 @@ pub fn restore(
             if parsed.key != key {
                 return Err(ArtifactError::WrongKey {
                     expected: key.to_string(),
-                    found: restore::shown(&parsed.key),
+                    found: crate::escape::untrusted(&parsed.key).to_string(),
                 });
             }
             meta = Some(parsed);
@@ -272,7 +272,10 @@ pub fn restore(
             continue;
         }
         let Some(relative) = name.strip_prefix(OUTPUTS_PREFIX) else {
-            return Err(corrupt(format!("unexpected entry `{}`", restore::shown(&name))));
+            return Err(corrupt(format!(
+                "unexpected entry `{}`",
+                crate::escape::untrusted(&name)
+            )));
         };
         let relative = relative.strip_suffix('/').unwrap_or(relative).to_string();
         restore::check_entry(&relative, outputs)?;
@@ -284,20 +287,23 @@ pub fn restore(
             tar::EntryType::Directory => Node::Dir,
             tar::EntryType::Regular | tar::EntryType::Continuous => Node::File,
             tar::EntryType::Symlink => {
-                let target = link_bytes
-                    .filter(|target| !target.is_empty())
-                    .ok_or_else(|| corrupt(format!("symlink `{}` has no target", restore::shown(&name))))?;
+                let target = link_bytes.filter(|target| !target.is_empty()).ok_or_else(|| {
+                    corrupt(format!(
+                        "symlink `{}` has no target",
+                        crate::escape::untrusted(&name)
+                    ))
+                })?;
                 Node::Link(path_from_bytes(target).ok_or_else(|| {
                     corrupt(format!(
                         "symlink `{}` has a target that is not UTF-8",
-                        restore::shown(&name)
+                        crate::escape::untrusted(&name)
                     ))
                 })?)
             }
             other => {
                 return Err(corrupt(format!(
                     "entry `{}` has the unsupported type {other:?}",
-                    restore::shown(&name)
+                    crate::escape::untrusted(&name)
                 )));
             }
         };
@@ -317,7 +323,7 @@ pub fn restore(
         if tree.insert(relative.clone(), node.clone()).is_some() {
             return Err(ArtifactError::Refused(format!(
                 "entry `{}` appears more than once",
-                restore::shown(&name)
+                crate::escape::untrusted(&name)
             )));
         }
         planned.push(Planned {

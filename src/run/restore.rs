@@ -56,18 +56,14 @@ fn is_never_restored(part: &str) -> bool {
         .any(|never| trimmed.eq_ignore_ascii_case(never))
 }
 
-/// A name from an artifact, fit to print: control characters escaped, and not too long.
-pub fn shown(name: &str) -> String {
-    let escaped: String = name.escape_debug().collect();
-    match escaped.char_indices().nth(1000) {
-        Some((end, _)) => format!("{}…", &escaped[..end]),
-        None => escaped,
-    }
-}
-
 /// Check one output entry's path (relative to the member, without the `outputs/` prefix).
 pub fn check_entry(relative: &str, outputs: &Globs) -> Result<(), Refusal> {
-    let refuse = |why: &str| Refusal::Artifact(format!("entry `outputs/{}` {why}", shown(relative)));
+    let refuse = |why: &str| {
+        Refusal::Artifact(format!(
+            "entry `outputs/{}` {why}",
+            crate::escape::untrusted(relative)
+        ))
+    };
     // Canonical names only (no `.`, no empty parts): two spellings of one path would slip past
     // the duplicate check.
     let plain = relative
@@ -109,8 +105,8 @@ pub fn check_tree(entries: &BTreeMap<String, Node>, member_dir: &Path, root: &Pa
                 Some(_) => {
                     return Err(Refusal::Artifact(format!(
                         "entry `outputs/{}` is inside `outputs/{}`, which is not a directory",
-                        shown(relative),
-                        shown(&prefix)
+                        crate::escape::untrusted(relative),
+                        crate::escape::untrusted(&prefix)
                     )))
                 }
             }
@@ -125,8 +121,8 @@ pub fn check_tree(entries: &BTreeMap<String, Node>, member_dir: &Path, root: &Pa
             resolve_link(root, member, relative, target, &overlay).map_err(|err| {
                 let what = format!(
                     "symlink `outputs/{}` -> `{}` {}",
-                    shown(relative),
-                    shown(&target.to_string_lossy()),
+                    crate::escape::untrusted(relative),
+                    crate::escape::untrusted(&target.to_string_lossy()),
                     err.reason
                 );
                 if err.via_disk {
@@ -418,7 +414,7 @@ impl<'a> Writer<'a> {
                     };
                     return Err(Refusal::Project(format!(
                         "`{}` is {what}, and restoring never writes through one or replaces what is not an output",
-                        shown(&path.display().to_string())
+                        crate::escape::untrusted(&path.display().to_string())
                     )));
                 }
                 // `remove_file` removes a symlink itself, never what it points at.
@@ -442,8 +438,8 @@ impl<'a> Writer<'a> {
         if let Some(kept) = self.first_non_output(path, relative) {
             return Err(Refusal::Project(format!(
                 "`{}` is in the way of an output and holds `{}`, which is not one",
-                shown(&path.display().to_string()),
-                shown(&kept.display().to_string())
+                crate::escape::untrusted(&path.display().to_string()),
+                crate::escape::untrusted(&kept.display().to_string())
             )));
         }
         // `remove_dir_all` does not follow the symlinks inside.
