@@ -37,26 +37,39 @@ struct RemoteStatus {
     error: Option<String>,
 }
 
-/// The remote cache of the project here (or `VELO_CACHE_URL`), asked who the token is.
-async fn remote_status(context: &Context) -> Result<Option<RemoteStatus>, Error> {
-    let project = context.project().ok();
+/// The remote cache for the project at `root` with `manifest` (none outside a project), or
+/// `VELO_CACHE_URL`'s: the user's secrets go to the manifest's URL only when the project is
+/// trusted, and a note says when they were withheld.
+pub(super) fn remote_config(
+    context: &Context,
+    project: Option<(&std::path::Path, &crate::manifest::Manifest)>,
+) -> Result<Option<RemoteConfig>, Error> {
     let configured = project
-        .as_ref()
-        .and_then(|p| p.manifest.cache.as_ref())
+        .and_then(|(_, manifest)| manifest.cache.as_ref())
         .and_then(|c| c.remote.as_ref());
     let vars = ops::env::current_env();
     let expansion = crate::manifest::Expansion {
         vars: &vars,
         allowed: &context.settings.config.expand_env,
     };
-    let trusted = project.as_ref().is_some_and(|project| {
-        crate::shell::trust::is_trusted(&context.settings.config, &project.root, &project.manifest)
+    let trusted = project.is_some_and(|(root, manifest)| {
+        crate::shell::trust::is_trusted(&context.settings.config, root, manifest)
     });
     let (config, withheld) = RemoteConfig::resolve(configured, expansion, trusted)?;
     if withheld {
         context.printer.warn(crate::run::remote::WITHHELD);
     }
-    let Some(config) = config else {
+    Ok(config.map(|mut config| {
+        config.max_object_size = context.settings.max_unpacked_size;
+        config
+    }))
+}
+
+/// The remote cache of the project here (or `VELO_CACHE_URL`), asked who the token is.
+async fn remote_status(context: &Context) -> Result<Option<RemoteStatus>, Error> {
+    let project = context.project().ok();
+    let Some(config) = remote_config(context, project.as_ref().map(|p| (p.root.as_path(), &p.manifest)))?
+    else {
         return Ok(None);
     };
     let url = config.display_url();

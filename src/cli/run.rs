@@ -11,7 +11,7 @@ use crate::lock::Lock;
 use crate::manifest::Project;
 use crate::ops::lock::Upgrade;
 use crate::run::cache::TaskCache;
-use crate::run::remote::{Remote, RemoteConfig};
+use crate::run::remote::Remote;
 use crate::run::workspace::Workspace;
 use crate::run::{CacheStatus, Event, Outcome, Plan, Report, RunOptions};
 
@@ -132,24 +132,10 @@ fn remote(
     if context.settings.offline {
         return Ok(None);
     }
-    let manifest = &plan.workspace.members[0].manifest;
-    let configured = manifest.cache.as_ref().and_then(|c| c.remote.as_ref());
-    let vars = crate::ops::env::current_env();
-    let expansion = crate::manifest::Expansion {
-        vars: &vars,
-        allowed: &context.settings.config.expand_env,
-    };
     let workspace = &plan.workspace;
-    let trusted = crate::shell::trust::is_trusted(&context.settings.config, &workspace.root, manifest);
-    let (config, withheld) = RemoteConfig::resolve(configured, expansion, trusted)?;
-    if withheld {
-        context.printer.warn(crate::run::remote::WITHHELD);
-    }
-    let Some(mut config) = config else {
-        return Ok(None);
-    };
-    config.max_object_size = context.settings.max_unpacked_size;
-    Ok(Some(Arc::new(Remote::new(config, reporter.clone()))))
+    let project = (workspace.root.as_path(), &workspace.members[0].manifest);
+    let config = super::cache::remote_config(context, Some(project))?;
+    Ok(config.map(|config| Arc::new(Remote::new(config, reporter.clone()))))
 }
 
 fn report(printer: &super::Printer, event: Event<'_>) {
