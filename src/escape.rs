@@ -93,6 +93,10 @@ pub fn colours_only(log: &[u8]) -> Vec<u8> {
     struct Keep(Vec<u8>);
     impl anstyle_parse::Perform for Keep {
         fn print(&mut self, c: char) {
+            // A C1 control arrives as a UTF-8 "character" (U+009B is CSI to many terminals).
+            if c.is_control() {
+                return;
+            }
             let mut buffer = [0; 4];
             self.0.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes());
         }
@@ -148,6 +152,13 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_replayed_log_drops_c1_controls_sent_as_utf8() {
+        // U+009B is CSI and U+009D is OSC to a terminal taking C1 controls in UTF-8.
+        let log = "a\u{9b}2J\u{9d}0;t\u{9c}b\u{85}c".as_bytes();
+        assert_eq!(String::from_utf8(colours_only(log)).unwrap(), "a2J0;tbc");
+    }
 
     #[test]
     fn escapes_terminal_controls_and_bidi_overrides() {
