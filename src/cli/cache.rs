@@ -52,8 +52,10 @@ pub(super) fn remote_config(
         vars: &vars,
         allowed: &context.settings.config.expand_env,
     };
+    // Trust records name the canonical path, as the hook sees it.
     let trusted = project.is_some_and(|(root, manifest)| {
-        crate::shell::trust::is_trusted(&context.settings.config, root, manifest)
+        let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        crate::shell::trust::is_trusted(&context.settings.config, &root, manifest)
     });
     let (config, withheld) = RemoteConfig::resolve(configured, expansion, trusted)?;
     if withheld {
