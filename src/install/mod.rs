@@ -567,6 +567,8 @@ mod tests {
             strip_components: 0,
             bin: BTreeMap::new(),
             env: BTreeMap::new(),
+            dependencies: None,
+            bottle: None,
         };
         assert_eq!(single_file_name("shout", &artifact), "shout");
         artifact.url = "https://x/dl/tool-linux-amd64?sig=1".to_string();

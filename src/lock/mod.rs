@@ -88,10 +88,40 @@ pub struct Artifact {
     /// `{prefix}` (the package's directory) and `{opt}` (the project's `.velo/opt`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Keys of the locked packages this one depends on for this platform, when that differs
+    /// from the package's `dependencies` (Homebrew formulae depend on more on Linux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependencies: Option<Vec<String>>,
+    /// Set when the artifact is a Homebrew bottle: how to pour it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottle: Option<Bottle>,
+}
+
+/// What pouring a Homebrew bottle needs beyond unpacking it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bottle {
+    /// The formula's canonical name: its directory in `.velo/Cellar` and `.velo/opt`.
+    pub formula: String,
+    /// The bottle tag chosen for this platform: `x86_64_linux`, `arm64_sonoma`, `all`.
+    pub tag: String,
+    /// `:any`, `:any_skip_relocation`, or the absolute Cellar path the bottle was built for
+    /// (a pinned bottle, with that path compiled in).
+    pub cellar: String,
+    /// Not linked into `.velo/bin` (Homebrew's `keg_only`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub keg_only: bool,
+    /// The formula has a `post_install` step.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub post_install: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, thiserror::Error)]

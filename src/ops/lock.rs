@@ -226,6 +226,8 @@ mod tests {
             strip_components: 0,
             bin: BTreeMap::new(),
             env: BTreeMap::new(),
+            dependencies: None,
+            bottle: None,
         };
         let package = LockedPackage {
             version: version.to_string(),

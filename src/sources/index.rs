@@ -502,6 +502,8 @@ fn artifact(location: &IndexLocation, package_url: &Url, entry: ArtifactEntry) -
         strip_components: entry.strip_components,
         bin: entry.bin,
         env: entry.env,
+        dependencies: None,
+        bottle: None,
     })
 }
 

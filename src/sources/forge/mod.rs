@@ -229,6 +229,8 @@ impl ForgeVersion {
             strip_components: 0,
             bin,
             env: BTreeMap::new(),
+            dependencies: None,
+            bottle: None,
         })
     }
 
