@@ -21,6 +21,7 @@
 //! directory replaced), and `state.json` counts only when it carries the seal of this machine's
 //! cache key (see `state.rs`), so a committed state cannot make velo skip installing a package.
 
+pub mod brew;
 mod commands;
 mod state;
 

@@ -4,6 +4,7 @@
 //! [`PackageSource`]. Today that is the velo index ([`index`]); forge releases and Homebrew
 //! bottles plug in beside it.
 
+pub mod brew;
 pub mod forge;
 mod index;
 mod memo;

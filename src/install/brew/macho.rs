@@ -1,0 +1,1 @@
+//! Mach-O relocation: install names, rpaths and ad-hoc re-signing.
