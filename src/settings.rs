@@ -19,6 +19,30 @@ pub struct Settings {
     pub max_unpacked_size: u64,
     /// The user's `config.toml`.
     pub config: crate::config::Config,
+    /// Where Homebrew core's formulae and bottles come from.
+    pub homebrew: HomebrewSettings,
+}
+
+/// Homebrew endpoints and trust, from `VELO_HOMEBREW_*`, `HOMEBREW_*_DOMAIN`, `config.toml`.
+#[derive(Debug, Clone)]
+pub struct HomebrewSettings {
+    /// The folder holding `formula.jws.json` and `formula/`, ending in `/`.
+    pub api_url: url::Url,
+    /// The registry path bottles are pulled from (`https://ghcr.io/v2/homebrew/core`), without
+    /// a trailing `/`; bottle URLs in formula records are rewritten onto it.
+    pub bottle_url: url::Url,
+    /// A PEM public key that replaces Homebrew's for verifying `formula.jws.json`.
+    pub public_key: Option<PathBuf>,
+}
+
+impl Default for HomebrewSettings {
+    fn default() -> Self {
+        Self {
+            api_url: url::Url::parse("https://formulae.brew.sh/api/").expect("a valid URL"),
+            bottle_url: url::Url::parse("https://ghcr.io/v2/homebrew/core").expect("a valid URL"),
+            public_key: None,
+        }
+    }
 }
 
 /// Default for [`Settings::concurrent_downloads`].

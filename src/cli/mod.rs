@@ -273,6 +273,7 @@ fn context(global: &GlobalArgs, printer: Printer) -> Result<Context, Error> {
         http,
         concurrent_downloads,
         max_unpacked_size,
+        homebrew: settings::HomebrewSettings::default(),
     };
     Ok(Context {
         settings,
