@@ -81,6 +81,8 @@ pub const GITEA_TOKEN: &str = "GITEA_TOKEN";
 pub const CODEBERG_TOKEN: &str = "CODEBERG_TOKEN";
 /// Disable coloured output (any value), as <https://no-color.org> describes.
 pub const NO_COLOR: &str = "NO_COLOR";
+/// Where pinned Homebrew bottles (and what they need) are poured: a short per-user prefix.
+pub const VELO_HOMEBREW_PREFIX: &str = "VELO_HOMEBREW_PREFIX";
 
 /// Every `VELO_*` variable, for documentation and for tests that must clear them.
 pub const ALL: &[&str] = &[
@@ -117,4 +119,5 @@ pub const ALL: &[&str] = &[
     VELO_SERVER_HEADER_READ_TIMEOUT,
     VELO_SERVER_IDLE_TIMEOUT,
     VELO_SERVER_MAX_CONNECTIONS,
+    VELO_HOMEBREW_PREFIX,
 ];

@@ -116,7 +116,13 @@ pub fn find_commands(
         path: path.to_string(),
     };
     let mut commands = BTreeMap::new();
-    if !package.artifact.bin.is_empty() {
+    if let Some(bottle) = &package.artifact.bottle {
+        // A keg's commands are its `bin/` and `sbin/`, unless it is keg-only.
+        if !bottle.keg_only {
+            commands = executables_in(tree, "sbin");
+            commands.extend(executables_in(tree, "bin"));
+        }
+    } else if !package.artifact.bin.is_empty() {
         for (command, path) in &package.artifact.bin {
             if !valid_command_name(command) || resolve_inside(tree, path).is_none() {
                 return Err(missing(path));

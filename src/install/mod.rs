@@ -60,6 +60,8 @@ pub enum InstallError {
     MissingCommand { name: String, path: String },
     #[error("`{name}` asks its shim to set `{variable}`, which is not a variable name")]
     BadEnvName { name: String, variable: String },
+    #[error(transparent)]
+    Brew(#[from] brew::BrewError),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> InstallError + '_ {
@@ -312,17 +314,49 @@ impl Staged {
     }
 }
 
+/// How this sync pours Homebrew bottles (see `brew::prefix`).
+#[derive(Debug, Clone, Default)]
+pub struct Pouring {
+    /// The prefix pinned bottles and their closure go into.
+    pub shared_prefix: PathBuf,
+    /// The lock keys of the packages poured there.
+    pub shared: BTreeSet<String>,
+}
+
+impl Pouring {
+    pub fn new(cache_root: &Path, wanted: &[Wanted]) -> Self {
+        Self {
+            shared_prefix: brew::shared_prefix(cache_root),
+            shared: brew::prefix::shared_packages(wanted),
+        }
+    }
+
+    /// The prefix `package`'s keg is poured for.
+    fn prefix(&self, velo: &OwnedDir, package: &Wanted) -> PathBuf {
+        if self.shared.contains(&package.name) {
+            self.shared_prefix.clone()
+        } else {
+            velo.path().to_path_buf()
+        }
+    }
+}
+
 /// Link the store tree `tree` into a staging directory of `.velo/` and check that it provides
-/// the commands it should; the Cellar is not touched.
+/// the commands it should; the Cellar is not touched. A Homebrew bottle is relocated there for
+/// its final place (or poured into the shared prefix, and linked).
 pub fn stage(
     velo: &OwnedDir,
     package: &Wanted,
     tree: &Path,
     linker: &Linker,
+    pouring: &Pouring,
 ) -> Result<Staged, InstallError> {
     let staging = velo.tempdir(".tmp-").map_err(io_error(velo.path()))?;
     let built = staging.path().join("package");
-    linker.link_tree(tree, &built)?;
+    match &package.artifact.bottle {
+        None => linker.link_tree(tree, &built)?,
+        Some(bottle) => stage_bottle(velo, package, bottle, tree, &built, linker, pouring)?,
+    }
     let commands = find_commands(package, &built, package.bin.as_ref())?;
     Ok(Staged {
         package: package.clone(),
@@ -331,9 +365,61 @@ pub fn stage(
     })
 }
 
+fn stage_bottle(
+    velo: &OwnedDir,
+    package: &Wanted,
+    bottle: &crate::lock::Bottle,
+    tree: &Path,
+    built: &Path,
+    linker: &Linker,
+    pouring: &Pouring,
+) -> Result<(), InstallError> {
+    let prefix = pouring.prefix(velo, package);
+    let relocation = brew::Relocation {
+        formula: bottle.formula.clone(),
+        prefix: prefix.clone(),
+        dependencies: package
+            .artifact
+            .dependencies
+            .iter()
+            .flatten()
+            .map(|key| dir_name(key).into_owned())
+            .collect(),
+        pinned: brew::prefix::pinned_prefix(&bottle.cellar),
+    };
+    if !pouring.shared.contains(&package.name) {
+        linker.link_tree(tree, built)?;
+        brew::relocate_keg(built, &relocation)?;
+        return Ok(());
+    }
+    let keg = brew::prefix::pour_shared(
+        &prefix,
+        &bottle.formula,
+        &package.version,
+        &package.tree.key(),
+        tree,
+        linker,
+        |keg| brew::relocate_keg(keg, &relocation),
+    )?;
+    let loader = brew::elf::host_loader().ok_or(brew::BrewError::NoLoader)?;
+    let kegs = if bottle.keg_only {
+        Vec::new()
+    } else {
+        vec![Path::new("../Cellar")
+            .join(&bottle.formula)
+            .join(&package.version)
+            .join("lib")]
+    };
+    brew::prefix::link_libs(&prefix.join("lib"), &loader, &kegs)?;
+    symlink(&keg, built).map_err(io_error(built))?;
+    Ok(())
+}
+
 /// Move a validated package into `.velo/Cellar/<name>/<version>`, replacing what is there (a
-/// tree velo did not record, or a link, is replaced, never followed).
-pub fn commit(velo: &OwnedDir, staged: &Staged) -> Result<(), InstallError> {
+/// tree velo did not record, or a link, is replaced, never followed). A bottle's
+/// `.bottle/etc` and `var` then go into its prefix, and its `post_install` runs as far as velo
+/// knows it; a warning says when it does not.
+pub fn commit(velo: &OwnedDir, staged: &Staged, pouring: &Pouring) -> Result<Option<String>, InstallError> {
     let package = &staged.package;
     let cellar = velo.ensure_dir("Cellar").map_err(io_error(velo.path()))?;
     let parent = cellar
@@ -347,7 +433,17 @@ pub fn commit(velo: &OwnedDir, staged: &Staged) -> Result<(), InstallError> {
         fs_err::rename(&target, &old).map_err(io_error(&target))?;
     }
     fs_err::rename(staged.built(), &target).map_err(io_error(&target))?;
-    Ok(())
+    let Some(bottle) = &package.artifact.bottle else {
+        return Ok(None);
+    };
+    let prefix = pouring.prefix(velo, package);
+    if !pouring.shared.contains(&package.name) {
+        brew::pour::install_etc_var(&target, &prefix)?;
+    }
+    if !bottle.post_install {
+        return Ok(None);
+    }
+    Ok(brew::pour::post_install(&bottle.formula, &target, &prefix)?)
 }
 
 /// Build a complete generation (`bin/` and `opt/`) for `packages`, returning its directory name.
@@ -370,6 +466,7 @@ pub fn build_generation(
     let (bin, opt) = (generation.join("bin"), generation.join("opt"));
     fs_err::create_dir(&bin).map_err(io_error(&bin))?;
     fs_err::create_dir(&opt).map_err(io_error(&opt))?;
+    link_bottle_libs(&generation, packages)?;
 
     // Direct dependencies first, so their commands win a name clash.
     let mut ordered: Vec<&(Wanted, BTreeMap<String, CommandTarget>)> = packages.iter().collect();
@@ -406,6 +503,39 @@ pub fn build_generation(
         }
     }
     Ok(id)
+}
+
+/// `lib/` of a generation with bottles: `ld.so` (the host's loader, which every relocated ELF
+/// file names) and the entries of linked kegs' `lib/`, which Homebrew's RPATHs name as
+/// `@@HOMEBREW_PREFIX@@/lib`.
+fn link_bottle_libs(
+    generation: &Path,
+    packages: &[(Wanted, BTreeMap<String, CommandTarget>)],
+) -> Result<(), InstallError> {
+    let bottles: Vec<&Wanted> = packages
+        .iter()
+        .map(|(package, _)| package)
+        .filter(|package| package.artifact.bottle.is_some())
+        .collect();
+    if bottles.is_empty() {
+        return Ok(());
+    }
+    let loader = brew::elf::host_loader().ok_or(brew::BrewError::NoLoader)?;
+    let mut kegs: Vec<(bool, PathBuf)> = bottles
+        .iter()
+        .filter(|package| package.artifact.bottle.as_ref().is_some_and(|b| !b.keg_only))
+        .map(|package| {
+            let dir = Path::new("../../Cellar")
+                .join(dir_name(&package.name).as_ref())
+                .join(&package.version)
+                .join("lib");
+            (!package.direct, dir)
+        })
+        .collect();
+    kegs.sort();
+    let kegs: Vec<PathBuf> = kegs.into_iter().map(|(_, dir)| dir).collect();
+    brew::prefix::link_libs(&generation.join("lib"), &loader, &kegs)?;
+    Ok(())
 }
 
 /// A tiny POSIX shell script that sets the package's environment and execs the command.
@@ -453,11 +583,20 @@ pub fn shell_quote(value: &str) -> String {
 /// `.velo/opt` lead through it. A directory or file the repository put at one of these names
 /// is removed first (a link is simply replaced by the rename).
 pub fn switch(velo: &OwnedDir, generation: &str) -> Result<(), InstallError> {
+    // `lib` only for a generation with bottles; otherwise a `lib` link goes.
+    let has_lib = velo.dir(generation).is_some_and(|dir| dir.dir("lib").is_some());
+    if !has_lib && velo.kind("lib").is_some_and(|kind| kind.is_symlink()) {
+        let _ = velo.remove("lib");
+    }
+    let lib = has_lib.then_some(("lib", "current/lib"));
     for (name, target) in [
         ("current", generation),
         ("bin", "current/bin"),
         ("opt", "current/opt"),
-    ] {
+    ]
+    .into_iter()
+    .chain(lib)
+    {
         let path = velo.join(name).map_err(io_error(velo.path()))?;
         if std::fs::read_link(&path).is_ok_and(|existing| existing == Path::new(target)) {
             continue;

@@ -157,11 +157,12 @@ pub async fn install(
         .map(|package| (*package).clone())
         .zip(trees)
         .collect();
-    let staged = stage_packages(&velo, to_link, &linker).await?;
+    let pouring = install::Pouring::new(settings.cache.root(), &wanted);
+    let staged = stage_packages(&velo, to_link, &linker, &pouring).await?;
 
     // Phase three: all of them moved into the Cellar.
     for package in &staged {
-        install::commit(&velo, package)?;
+        result.warnings.extend(install::commit(&velo, package, &pouring)?);
     }
     result.installed = missing
         .iter()
@@ -309,8 +310,9 @@ async fn stage_packages(
     velo: &OwnedDir,
     packages: Vec<(Wanted, PathBuf)>,
     linker: &Arc<Linker>,
+    pouring: &install::Pouring,
 ) -> Result<Vec<install::Staged>, Error> {
-    let (velo, linker) = (velo.clone(), linker.clone());
+    let (velo, linker, pouring) = (velo.clone(), linker.clone(), pouring.clone());
     tokio::task::spawn_blocking(move || -> Result<Vec<install::Staged>, Error> {
         let threads = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
@@ -325,7 +327,7 @@ async fn stage_packages(
                             .filter(|index| *index < packages.len())
                         {
                             let (package, tree) = &packages[index];
-                            done.push((index, install::stage(&velo, package, tree, &linker)));
+                            done.push((index, install::stage(&velo, package, tree, &linker, &pouring)));
                         }
                         done
                     })
