@@ -3,6 +3,7 @@
 mod common;
 
 mod add_remove;
+mod brew_install;
 mod exec_env;
 mod forge;
 mod help;

@@ -14,7 +14,23 @@ pub fn is_elf(data: &[u8]) -> bool {
 
 /// `data` with its interpreter (when it has one) set to `loader` and each RPATH/RUNPATH entry
 /// passed through `map`, written as DT_RPATH as Homebrew does; `None` when nothing changes.
-pub fn relocate(data: &[u8], loader: &str, map: &dyn Fn(&str) -> String) -> Result<Option<Vec<u8>>, String> {
+///
+/// arwen 0.0.5 writes a longer interpreter without growing the `PT_INTERP` segment when the
+/// file was patched by patchelf before (as every Homebrew bottle is), which truncates it; so
+/// when `loader` does not fit the old segment, `fallback` (the host's loader itself, which
+/// `loader` links to) is used, and the result is checked either way.
+pub fn relocate(
+    data: &[u8],
+    loader: &str,
+    fallback: &str,
+    map: &dyn Fn(&str) -> String,
+) -> Result<Option<Vec<u8>>, String> {
+    let room = interpreter_room(data);
+    let loader = if room.is_some_and(|room| loader.len() < room) {
+        loader
+    } else {
+        fallback
+    };
     // arwen can panic on a malformed file rather than return an error: a crafted bottle must
     // get a clear error, so its work runs behind `catch_unwind`.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -57,7 +73,19 @@ fn relocate_unguarded(
     }
     let mut out = Vec::with_capacity(data.len() + 4096);
     elf.write(&mut out).map_err(|err| err.to_string())?;
+    if interpreter(data).is_some() && interpreter(&out).as_deref() != Some(loader) {
+        return Err(format!("its loader could not be set to `{loader}`"));
+    }
     Ok(Some(out))
+}
+
+/// The size of the `PT_INTERP` segment, NUL included.
+fn interpreter_room(data: &[u8]) -> Option<usize> {
+    let header = FileHeader64::<Endianness>::parse(data).ok()?;
+    let endian = header.endian().ok()?;
+    let segments = header.program_headers(endian, data).ok()?;
+    let segment = segments.iter().find(|s| s.p_type(endian) == PT_INTERP)?;
+    usize::try_from(segment.p_filesz(endian)).ok()
 }
 
 fn trim_nul(bytes: &[u8]) -> &[u8] {
@@ -159,7 +187,7 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         let mut data = b"\x7fELF\x02\x01\x01".to_vec();
         data.extend(std::iter::repeat_n(0xff, 200));
-        assert!(relocate(&data, "/x/ld.so", &|s| s.to_string()).is_err());
+        assert!(relocate(&data, "/x/ld.so", "/lib/ld.so", &|s| s.to_string()).is_err());
         assert_eq!(glibc_needed(&data), None);
     }
 

@@ -105,6 +105,8 @@ pub fn relocate_keg(keg: &Path, relocation: &Relocation) -> Result<(), BrewError
     let host = elf::host_glibc();
     let patch_elf = relocation.formula != "glibc";
     let loader = relocation.loader().to_string_lossy().into_owned();
+    let host_loader = elf::host_loader().ok_or(BrewError::NoLoader)?;
+    let host_loader = host_loader.to_string_lossy();
     for key in order {
         let names = &groups[&key];
         let first = &names[0];
@@ -121,13 +123,13 @@ pub fn relocate_keg(keg: &Path, relocation: &Relocation) -> Result<(), BrewError
                 }
             }
             let patched = if patch_elf {
-                elf::relocate(&data, &loader, &|entry| relocation.map_rpath(entry)).map_err(|reason| {
-                    BrewError::BadElf {
+                elf::relocate(&data, &loader, &host_loader, &|entry| relocation.map_rpath(entry)).map_err(
+                    |reason| BrewError::BadElf {
                         formula: relocation.formula.clone(),
                         path: first.strip_prefix(keg).unwrap_or(first).to_path_buf(),
                         reason,
-                    }
-                })?
+                    },
+                )?
             } else {
                 None
             };

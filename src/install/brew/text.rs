@@ -34,8 +34,9 @@ fn replace_bytes(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A `#!` line longer than the kernel reads becomes `#!/usr/bin/env NAME ARGS`, as rattler
-/// does: the interpreter is then found on `PATH` (`.velo/bin` in an activated project).
+/// A `#!` line longer than the kernel reads becomes `#!/usr/bin/env NAME`, as rattler does
+/// (`env -S NAME ARGS` with arguments): the interpreter is then found on `PATH` (`.velo/bin`
+/// in an activated project).
 pub fn fix_long_shebang(data: Vec<u8>) -> Vec<u8> {
     if !data.starts_with(b"#!") {
         return data;
@@ -48,10 +49,10 @@ pub fn fix_long_shebang(data: Vec<u8>) -> Vec<u8> {
     let line = line.trim();
     let (interpreter, args) = line.split_once([' ', '\t']).unwrap_or((line, ""));
     let name = interpreter.rsplit('/').next().unwrap_or(interpreter);
+    // Linux passes everything after the interpreter as one argument: `env -S` splits it.
     let mut shebang = format!("#!/usr/bin/env {name}");
     if !args.trim().is_empty() {
-        shebang.push(' ');
-        shebang.push_str(args.trim());
+        shebang = format!("#!/usr/bin/env -S {name} {}", args.trim());
     }
     let mut out = shebang.into_bytes();
     out.extend_from_slice(&data[end..]);
@@ -104,7 +105,7 @@ mod tests {
         let long = format!("#!/{}/bin/python3 -u\nprint(1)\n", "x".repeat(130));
         assert_eq!(
             fix_long_shebang(long.into_bytes()),
-            b"#!/usr/bin/env python3 -u\nprint(1)\n"
+            b"#!/usr/bin/env -S python3 -u\nprint(1)\n"
         );
         let short = b"#!/bin/sh\necho\n".to_vec();
         assert_eq!(fix_long_shebang(short.clone()), short);

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod archive;
+pub mod bottle;
 pub mod disk;
 pub mod forge_server;
 mod index;
