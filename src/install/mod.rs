@@ -277,6 +277,23 @@ pub fn existing_package_dir(velo: &OwnedDir, name: &str, version: &str) -> Optio
     velo.dir("Cellar")?.dir(&dir_name(name))?.dir(version)
 }
 
+/// The installed package directory: `.velo/Cellar/<dir>/<version>` as a real directory, or the
+/// link velo makes for a keg poured into the shared prefix `shared` (that exact link only,
+/// and only to a real directory there: a link a repository committed counts for nothing).
+pub fn installed_package_dir(velo: &OwnedDir, name: &str, version: &str, shared: &Path) -> Option<OwnedDir> {
+    if let Some(dir) = existing_package_dir(velo, name, version) {
+        return Some(dir);
+    }
+    let directory = dir_name(name);
+    let parent = velo.dir("Cellar")?.dir(&directory)?;
+    let target = std::fs::read_link(parent.path().join(version)).ok()?;
+    let relative = Path::new("Cellar").join(directory.as_ref()).join(version);
+    if target != shared.join(&relative) {
+        return None;
+    }
+    OwnedDir::existing(shared, &relative)
+}
+
 /// Remove leftovers of syncs that were interrupted: staging dirs and unused generations.
 pub fn remove_leftovers(velo: &OwnedDir, keep_generation: Option<&str>) {
     let Ok(entries) = velo.entries() else {

@@ -56,12 +56,13 @@ pub fn is_fresh(root: &Path, host: Platform, frozen: bool, cache: &Cache) -> boo
     let Some(state) = InstallState::read(&velo, StateKey::find(cache).as_ref()) else {
         return false;
     };
+    let shared = install::brew::shared_prefix(cache.root());
     state.platform == host
         && Path::new(&state.root) == root
         && links_are_velos(&velo, &state)
         && digest_file(&root.join(LOCK_FILE)).as_deref() == Some(state.lock_digest.as_str())
         && state.packages.iter().all(|(name, package)| {
-            install::existing_package_dir(&velo, name, &package.version).is_some_and(|dir| {
+            install::installed_package_dir(&velo, name, &package.version, &shared).is_some_and(|dir| {
                 install::command_stamps(dir.path(), &package.commands).as_ref() == Some(&package.stamps)
             })
         })
@@ -139,8 +140,9 @@ pub async fn install(
 
     let mut installed = Vec::new();
     let mut missing = Vec::new();
+    let shared = install::brew::shared_prefix(settings.cache.root());
     for package in &wanted {
-        match installed_commands_of(&velo, previous.as_ref(), package) {
+        match installed_commands_of(&velo, previous.as_ref(), package, &shared) {
             Some(commands) => installed.push((package.clone(), commands)),
             None => missing.push(package),
         }
@@ -360,12 +362,13 @@ fn installed_commands_of(
     velo: &OwnedDir,
     previous: Option<&InstallState>,
     package: &Wanted,
+    shared: &Path,
 ) -> Option<BTreeMap<String, CommandTarget>> {
     let installed = previous?.packages.get(&package.name)?;
     if installed.version != package.version || installed.tree != package.tree.key() {
         return None;
     }
-    let dir = install::existing_package_dir(velo, &package.name, &package.version)?;
+    let dir = install::installed_package_dir(velo, &package.name, &package.version, shared)?;
     let commands = install::find_commands(package, dir.path(), package.bin.as_ref()).ok()?;
     // The files are still the ones this machine's velo put there.
     (commands == installed.commands

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::common::archive::{executable, file, Entry};
 use crate::common::bottle::{self, Compiler, Locked};
-use crate::common::{assert_success, TestContext};
+use crate::common::{assert_contains, assert_success, stderr, TestContext};
 
 const GREET: &str = r#"#include <stdio.h>
 void greet(const char *who) { printf("hello, %s, from libgreet\n", who); }
@@ -136,6 +136,10 @@ fn bottles_run_from_velo_bin_and_find_their_libraries() {
        Installed 3 of 3 packages in [TIME]
     ");
 
+    assert_contains(
+        &stderr(&context.run(["sync", "--frozen"])),
+        "Checked `.velo` is up to date",
+    );
     let velo = context.root.join(".velo");
     assert_eq!(
         run_program(&velo.join("bin/hello"), &["velo"]),
@@ -242,6 +246,10 @@ int main(void) {
     let artifacts = context.base().join("bottles");
     write_project(&context.root, &[pinned], &["pinned"], &artifacts);
     assert_success(&context.run(["sync", "--frozen"]));
+    assert_contains(
+        &stderr(&context.run(["sync", "--frozen"])),
+        "Checked `.velo` is up to date",
+    );
     let velo = context.root.join(".velo");
     assert_eq!(
         run_program(&velo.join("bin/pinned"), &[]),
