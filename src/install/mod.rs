@@ -391,6 +391,9 @@ fn stage_bottle(
     linker: &Linker,
     pouring: &Pouring,
 ) -> Result<(), InstallError> {
+    if !brew::is_plain_name(&bottle.formula) {
+        return Err(brew::BrewError::BadFormula(bottle.formula.clone()).into());
+    }
     let prefix = pouring.prefix(velo, package);
     let relocation = brew::Relocation {
         formula: bottle.formula.clone(),
@@ -453,10 +456,12 @@ pub fn commit(velo: &OwnedDir, staged: &Staged, pouring: &Pouring) -> Result<Opt
     let Some(bottle) = &package.artifact.bottle else {
         return Ok(None);
     };
-    let prefix = pouring.prefix(velo, package);
-    if !pouring.shared.contains(&package.name) {
-        brew::pour::install_etc_var(&target, &prefix)?;
-    }
+    let prefix = if pouring.shared.contains(&package.name) {
+        OwnedDir::trusted(&pouring.shared_prefix)
+    } else {
+        brew::pour::install_etc_var(&target, velo)?;
+        velo.clone()
+    };
     if !bottle.post_install {
         return Ok(None);
     }

@@ -385,3 +385,71 @@ fn a_shebang_growing_past_the_kernel_limit_uses_env() {
     assert_eq!(text, "#!/usr/bin/env sh\necho long ok\n");
     assert_eq!(run_program(&tool, &[]), "long ok\n");
 }
+
+#[test]
+fn certificates_for_ca_certificates_and_openssl_and_a_committed_etc_link_is_not_followed() {
+    let context = TestContext::new();
+    // The repository committed `.velo/etc` as a link out of the project.
+    let outside = context.base().join("outside");
+    fs_err::create_dir_all(&outside).unwrap();
+    fs_err::create_dir_all(context.root.join(".velo")).unwrap();
+    std::os::unix::fs::symlink(&outside, context.root.join(".velo/etc")).unwrap();
+
+    let bundle = "-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n";
+    let mut ca = Locked::new(
+        "ca-certificates",
+        "2024.11.26",
+        bottle::bottle(
+            "ca-certificates",
+            "2024.11.26",
+            vec![
+                file("share/ca-certificates/cacert.pem", bundle),
+                file(".bottle/etc/ca.conf", "x\n"),
+            ],
+        ),
+    );
+    ca.post_install = true;
+    let mut openssl = Locked::new(
+        "openssl@3",
+        "3.4.0",
+        bottle::bottle(
+            "openssl@3",
+            "3.4.0",
+            vec![file(".bottle/etc/openssl@3/openssl.cnf", "# cnf\n")],
+        ),
+    );
+    openssl.post_install = true;
+    openssl.keg_only = true;
+    openssl.dependencies = vec!["ca-certificates"];
+    write_project(
+        &context.root,
+        &[ca, openssl],
+        &["openssl@3"],
+        &context.base().join("bottles"),
+    );
+    let output = context.run(["sync", "--frozen"]);
+    assert_success(&output);
+    assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
+
+    let etc = context.root.join(".velo/etc");
+    assert!(
+        std::fs::symlink_metadata(&etc).unwrap().is_dir(),
+        "`.velo/etc` is velo's directory"
+    );
+    assert_eq!(
+        fs_err::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+    let cert = fs_err::read_to_string(etc.join("ca-certificates/cert.pem")).unwrap();
+    // The host's bundle when it has one, as Homebrew does on Linux; else the keg's.
+    assert!(cert.contains("BEGIN CERTIFICATE"));
+    assert_eq!(
+        fs_err::read_link(etc.join("openssl@3/cert.pem")).unwrap(),
+        etc.join("ca-certificates/cert.pem")
+    );
+    assert_eq!(
+        fs_err::read_to_string(etc.join("openssl@3/openssl.cnf")).unwrap(),
+        "# cnf\n"
+    );
+}

@@ -49,13 +49,38 @@ pub enum BrewError {
         old: String,
         new: PathBuf,
     },
+    #[error("the lock names a bottle for formula `{0}`, which is not a formula name\nhint: run `velo lock` to write the lock again")]
+    BadFormula(String),
     #[error("this machine's dynamic loader could not be found (no PT_INTERP in velo or `/bin/sh`)")]
     NoLoader,
+}
+
+/// Whether `name` can be a formula's directory: lowercase letters, digits and `._+@-`,
+/// starting with a letter or digit (so never `..` nor a path).
+pub fn is_plain_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._+@-".contains(&b))
 }
 
 pub(crate) fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> BrewError + '_ {
     move |source| BrewError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formula_names_are_plain() {
+        for name in ["openssl@3", "gtk+3", "python@3.12", "ca-certificates"] {
+            assert!(super::is_plain_name(name), "{name}");
+        }
+        for name in ["", "..", ".hidden", "a/b", "../../etc", "Upper"] {
+            assert!(!super::is_plain_name(name), "{name}");
+        }
     }
 }

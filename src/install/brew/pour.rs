@@ -11,6 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::{elf, io_error, text, BrewError, LINUXBREW_PREFIX};
+use crate::fs::owned::OwnedDir;
 
 /// Where a keg is poured, and what it was built for.
 #[derive(Debug, Clone)]
@@ -207,28 +208,42 @@ fn replace_files(names: &[PathBuf], data: &[u8]) -> Result<(), BrewError> {
 }
 
 /// Copy the keg's `.bottle/etc` and `.bottle/var` into the prefix's `etc/` and `var/`, never
-/// overwriting a file that is there (a user's edited configuration).
-pub fn install_etc_var(keg: &Path, prefix: &Path) -> Result<(), BrewError> {
+/// overwriting a file that is there (a user's edited configuration). The prefix's directories
+/// are reached through [`OwnedDir`]: a link a repository put at `.velo/etc` is replaced, never
+/// written through.
+pub fn install_etc_var(keg: &Path, prefix: &OwnedDir) -> Result<(), BrewError> {
     for name in ["etc", "var"] {
         let from = keg.join(".bottle").join(name);
         if std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir()) {
-            copy_missing(&from, &prefix.join(name))?;
+            let to = prefix.ensure_dir(name).map_err(io_error(prefix.path()))?;
+            copy_missing(&from, &to)?;
         }
     }
     Ok(())
 }
 
-fn copy_missing(from: &Path, to: &Path) -> Result<(), BrewError> {
-    fs_err::create_dir_all(to).map_err(io_error(to))?;
+fn copy_missing(from: &Path, to: &OwnedDir) -> Result<(), BrewError> {
     for entry in fs_err::read_dir(from).map_err(io_error(from))? {
         let entry = entry.map_err(io_error(from))?;
-        let (source, target) = (entry.path(), to.join(entry.file_name()));
-        let metadata = std::fs::symlink_metadata(&source).map_err(io_error(&source))?;
-        if std::fs::symlink_metadata(&target).is_ok() && !metadata.is_dir() {
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
-        }
+        };
+        let source = entry.path();
+        let target = to.join(&name).map_err(io_error(to.path()))?;
+        let metadata = std::fs::symlink_metadata(&source).map_err(io_error(&source))?;
         if metadata.is_dir() {
-            copy_missing(&source, &target)?;
+            // Into a real directory only: whatever else is there stays, and is not followed.
+            match to.kind(&name) {
+                None => copy_missing(&source, &to.ensure_dir(&name).map_err(io_error(&target))?)?,
+                Some(kind) if kind.is_dir() => {
+                    if let Some(dir) = to.dir(&name) {
+                        copy_missing(&source, &dir)?;
+                    }
+                }
+                Some(_) => {}
+            }
+        } else if to.kind(&name).is_some() {
+            continue;
         } else if metadata.is_file() {
             fs_err::copy(&source, &target).map_err(io_error(&target))?;
         } else if metadata.file_type().is_symlink() {
@@ -249,34 +264,38 @@ const HOST_BUNDLES: &[&str] = &[
 
 /// Run `formula`'s `post_install` as far as velo knows how: certificates for
 /// `ca-certificates` and `openssl@3`. Returns a warning for any other formula that has one.
-pub fn post_install(formula: &str, keg: &Path, prefix: &Path) -> Result<Option<String>, BrewError> {
+pub fn post_install(formula: &str, keg: &Path, prefix: &OwnedDir) -> Result<Option<String>, BrewError> {
     let host_bundle = HOST_BUNDLES.iter().map(Path::new).find(|p| p.is_file());
-    let ca_pem = prefix.join("etc/ca-certificates/cert.pem");
+    let etc = prefix.ensure_dir("etc").map_err(io_error(prefix.path()))?;
+    let ca_pem = etc.path().join("ca-certificates").join("cert.pem");
     match formula {
         "ca-certificates" => {
             // Homebrew writes the bundle to `etc/ca-certificates/cert.pem`; on Linux it adds
             // the system's certificates, so the host's bundle is used when there is one.
-            let source = host_bundle
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| keg.join("share/ca-certificates/cacert.pem"));
-            if source.is_file() {
-                write_new(&source, &ca_pem)?;
+            // The keg's file is read without following a link (it may point anywhere).
+            let bytes = match host_bundle {
+                Some(host) => std::fs::read(host),
+                None => {
+                    crate::fs::owned::read_regular(&keg.join("share/ca-certificates/cacert.pem"), 64 << 20)
+                }
+            };
+            if let Ok(bytes) = bytes {
+                let dir = etc.ensure_dir("ca-certificates").map_err(io_error(etc.path()))?;
+                dir.write_atomic("cert.pem", &bytes, false)
+                    .map_err(io_error(&ca_pem))?;
             }
             Ok(None)
         }
-        name if name == "openssl@3" || name.starts_with("openssl@") => {
-            let dir = prefix.join("etc").join(name);
-            fs_err::create_dir_all(&dir).map_err(io_error(&dir))?;
+        name if name.starts_with("openssl@") => {
+            // Homebrew links `etc/openssl@3/cert.pem` to ca-certificates' bundle.
+            let dir = etc.ensure_dir(name).map_err(io_error(etc.path()))?;
             let target = if ca_pem.is_file() {
                 Some(ca_pem)
             } else {
                 host_bundle.map(Path::to_path_buf)
             };
             if let Some(target) = target {
-                let link = dir.join("cert.pem");
-                let temp = dir.join(format!(".velo-cert-{}", fastrand::u64(..)));
-                crate::store::link::symlink(&target, &temp).map_err(io_error(&temp))?;
-                fs_err::rename(&temp, &link).map_err(io_error(&link))?;
+                super::prefix::replace_link(&target, &dir.path().join("cert.pem"))?;
             }
             Ok(None)
         }
@@ -284,13 +303,4 @@ pub fn post_install(formula: &str, keg: &Path, prefix: &Path) -> Result<Option<S
             "`{other}` has a post-install step velo does not run; it may need setting up by hand"
         ))),
     }
-}
-
-fn write_new(source: &Path, target: &Path) -> Result<(), BrewError> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir).map_err(io_error(dir))?;
-    let temp = dir.join(format!(".velo-cert-{}", fastrand::u64(..)));
-    fs_err::copy(source, &temp).map_err(io_error(&temp))?;
-    fs_err::rename(&temp, target).map_err(io_error(target))?;
-    Ok(())
 }

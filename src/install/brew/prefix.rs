@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{io_error, BrewError};
+use crate::fs::owned::OwnedDir;
 use crate::install::Wanted;
 use crate::store::link::symlink;
 use crate::store::{FileLock, Linker};
@@ -111,7 +112,7 @@ pub fn pour_shared(
         }
         fs_err::rename(&built, &keg).map_err(io_error(&keg))?;
         fs_err::write(&marker, tree_key).map_err(io_error(&marker))?;
-        super::pour::install_etc_var(&keg, prefix)?;
+        super::pour::install_etc_var(&keg, &OwnedDir::trusted(prefix))?;
     }
     replace_link(
         &Path::new("../Cellar").join(formula).join(version),
