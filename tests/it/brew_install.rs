@@ -286,7 +286,7 @@ int main(void) {
 
     ----- stderr -----
     error: `pinned` is a pinned bottle built for `/home/linuxbrew/.linuxbrew`, and its compiled-in paths can only be replaced by one no longer than that; `[TEMP]/a-prefix-much-longer-than-homebrews` is longer
-    hint: set `VELO_HOMEBREW_PREFIX` to a shorter directory (at most 26 characters), for example `/tmp/vb`
+    hint: set `VELO_HOMEBREW_PREFIX` to a shorter directory (at most 26 characters), for example `~/.vb`
     ");
     assert!(!other.join(".velo/bin").exists());
 }

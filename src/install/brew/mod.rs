@@ -41,7 +41,7 @@ pub enum BrewError {
         host: (u32, u32),
     },
     #[error(
-        "`{formula}` is a pinned bottle built for `{old}`, and its compiled-in paths can only be replaced by one no longer than that; `{}` is longer\nhint: set `{}` to a shorter directory (at most {} characters), for example `/tmp/vb`",
+        "`{formula}` is a pinned bottle built for `{old}`, and its compiled-in paths can only be replaced by one no longer than that; `{}` is longer\nhint: set `{}` to a shorter directory (at most {} characters), for example `~/.vb`",
         new.display(), crate::env_vars::VELO_HOMEBREW_PREFIX, old.len()
     )]
     PrefixTooLong {

@@ -22,7 +22,8 @@ pub enum PrefixKind {
 /// The shared prefix for pinned bottles.
 pub fn shared_prefix(cache_root: &Path) -> PathBuf {
     match std::env::var_os(crate::env_vars::VELO_HOMEBREW_PREFIX) {
-        Some(value) if !value.is_empty() => PathBuf::from(value),
+        // Only an absolute path: a relative one would land wherever velo happens to run.
+        Some(value) if Path::new(&value).is_absolute() => PathBuf::from(value),
         _ => cache_root.join("b"),
     }
 }
