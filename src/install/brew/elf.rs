@@ -25,6 +25,11 @@ pub fn relocate(
     fallback: &str,
     map: &dyn Fn(&str) -> String,
 ) -> Result<Option<Vec<u8>>, String> {
+    // Only what the loader reads (executables and shared libraries) is rewritten; an object
+    // file, or an ELF file with no dynamic segment, is left as it is.
+    if !is_dynamic(data) {
+        return Ok(None);
+    }
     let room = interpreter_room(data);
     let loader = if room.is_some_and(|room| loader.len() < room) {
         loader
@@ -77,6 +82,23 @@ fn relocate_unguarded(
         return Err(format!("its loader could not be set to `{loader}`"));
     }
     Ok(Some(out))
+}
+
+/// Whether `data` has a `PT_DYNAMIC` or `PT_INTERP` segment.
+fn is_dynamic(data: &[u8]) -> bool {
+    let Ok(header) = FileHeader64::<Endianness>::parse(data) else {
+        // Not a 64-bit ELF file velo can read: arwen decides (and errors clearly).
+        return true;
+    };
+    let Ok(endian) = header.endian() else {
+        return true;
+    };
+    let Ok(segments) = header.program_headers(endian, data) else {
+        return true;
+    };
+    segments
+        .iter()
+        .any(|s| matches!(s.p_type(endian), PT_INTERP | object::elf::PT_DYNAMIC))
 }
 
 /// The size of the `PT_INTERP` segment, NUL included.
@@ -189,6 +211,21 @@ mod tests {
         data.extend(std::iter::repeat_n(0xff, 200));
         assert!(relocate(&data, "/x/ld.so", "/lib/ld.so", &|s| s.to_string()).is_err());
         assert_eq!(glibc_needed(&data), None);
+    }
+
+    #[test]
+    fn files_without_dynamic_segments_are_left_alone() {
+        // A 64-bit ELF header with no program headers, as an object file has.
+        let mut data = vec![0u8; 64];
+        data[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
+        data[16] = 1; // ET_REL
+        data[18] = 0x3e; // x86-64
+        data[20] = 1; // EV_CURRENT
+        data[52] = 64; // e_ehsize
+        assert_eq!(
+            relocate(&data, "/x/ld.so", "/lib/ld.so", &|s| s.to_string()),
+            Ok(None)
+        );
     }
 
     #[test]
