@@ -68,19 +68,21 @@ pub fn is_macho(data: &[u8]) -> bool {
 /// nothing changed. A changed slice that had a code signature, or is arm64 (whose kernel kills
 /// unsigned code), is signed again ad hoc, keeping its identifier, entitlements and hardened
 /// runtime flag, as `codesign --sign - --force --preserve-metadata=…` does for Homebrew.
-pub fn relocate(
+pub fn relocate(data: &[u8], map: &dyn Fn(&str) -> Option<String>) -> Result<Option<Vec<u8>>, MachoError> {
+    guarded(|| relocate_unguarded(data, map))
+}
+
+fn relocate_unguarded(
     data: &[u8],
     map: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Vec<u8>>, MachoError> {
-    guarded(|| {
-        if !is_macho(data) {
-            return Err(MachoError::NotMachO);
-        }
-        match fat_slices(data)? {
-            None => relocate_thin(data, map, false),
-            Some(slices) => relocate_fat(data, &slices, map),
-        }
-    })
+    if !is_macho(data) {
+        return Err(MachoError::NotMachO);
+    }
+    match fat_slices(data)? {
+        None => relocate_thin(data, map, false),
+        Some(slices) => relocate_fat(data, &slices, map),
+    }
 }
 
 /// Signs every slice of `data` ad hoc that needs it (it had a signature, or is arm64), whether or
@@ -200,7 +202,10 @@ fn fat_slices(data: &[u8]) -> Result<Option<Vec<FatSlice>>, MachoError> {
             )));
         }
         let thin = &data[slice.offset..slice.offset + slice.size];
-        if !matches!(be32(thin, 0), Some(MH_MAGIC | MH_MAGIC_64 | MH_CIGAM | MH_CIGAM_64)) {
+        if !matches!(
+            be32(thin, 0),
+            Some(MH_MAGIC | MH_MAGIC_64 | MH_CIGAM | MH_CIGAM_64)
+        ) {
             return Err(MachoError::Unsupported(format!(
                 "slice {index} of the universal file is not a Mach-O file (an archive?)"
             )));
@@ -212,11 +217,7 @@ fn fat_slices(data: &[u8]) -> Result<Option<Vec<FatSlice>>, MachoError> {
 
 /// Lays the (possibly resized) slices out again after a header of the same kind, each at the
 /// alignment its entry asks for, in the original order.
-fn assemble_fat(
-    original: &[u8],
-    slices: &[FatSlice],
-    bodies: Vec<Vec<u8>>,
-) -> Result<Vec<u8>, MachoError> {
+fn assemble_fat(original: &[u8], slices: &[FatSlice], bodies: Vec<Vec<u8>>) -> Result<Vec<u8>, MachoError> {
     let wide = be32(original, 0) == Some(FAT_MAGIC_64);
     let entry = if wide { 32 } else { 20 };
     let mut header = Vec::new();
@@ -265,17 +266,25 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, MachoError>) -> Result<T, MachoError
 }
 
 fn be32(data: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(data.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_be_bytes(
+        data.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 fn be64(data: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_be_bytes(data.get(at..at.checked_add(8)?)?.try_into().ok()?))
+    Some(u64::from_be_bytes(
+        data.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
 }
 
 fn le32(data: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(data.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        data.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 fn le64(data: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(data.get(at..at.checked_add(8)?)?.try_into().ok()?))
+    Some(u64::from_le_bytes(
+        data.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
 }

@@ -21,7 +21,12 @@ const LC_REEXPORT_DYLIB: u32 = 0x8000_001f;
 const LC_LOAD_UPWARD_DYLIB: u32 = 0x8000_0023;
 const CPU_TYPE_ARM64: u32 = 0x0100_000c;
 /// The file types the loader maps, the only ones a signature means anything for.
-const LOADABLE: [u32; 4] = [2 /* EXECUTE */, 6 /* DYLIB */, 7 /* DYLINKER */, 8 /* BUNDLE */];
+const LOADABLE: [u32; 4] = [
+    2, /* EXECUTE */
+    6, /* DYLIB */
+    7, /* DYLINKER */
+    8, /* BUNDLE */
+];
 /// Section types with no bytes in the file.
 const ZEROFILL: [u32; 3] = [0x1, 0xc, 0x12];
 
@@ -97,9 +102,9 @@ pub(super) fn rewrite(
                 "a 32-bit file with a code signature cannot be signed again".into(),
             ));
         }
-        let (fileoff, filesize) = layout.linkedit.ok_or_else(|| {
-            MachoError::Unsupported("the file has no `__LINKEDIT` segment to sign".into())
-        })?;
+        let (fileoff, filesize) = layout
+            .linkedit
+            .ok_or_else(|| MachoError::Unsupported("the file has no `__LINKEDIT` segment to sign".into()))?;
         let linkedit_end = usize::try_from(fileoff + filesize)
             .map_err(|_| MachoError::Malformed("`__LINKEDIT` lies outside the file".into()))?;
         match layout.signature {
@@ -208,15 +213,14 @@ fn walk(data: &[u8]) -> Result<Layout, MachoError> {
     let mut offset = header_len;
     for _ in 0..ncmds {
         let kind = le32(data, offset).ok_or_else(|| malformed("a load command is cut short"))?;
-        let size = le32(data, offset + 4).ok_or_else(|| malformed("a load command is cut short"))?
-            as usize;
+        let size = le32(data, offset + 4).ok_or_else(|| malformed("a load command is cut short"))? as usize;
         if size < 8 || offset + size > commands_end {
             return Err(malformed("a load command runs past the others' end"));
         }
         let bytes = &data[offset..offset + size];
         let path_at = match kind {
-            LC_ID_DYLIB | LC_LOAD_DYLIB | LC_LOAD_WEAK_DYLIB | LC_REEXPORT_DYLIB
-            | LC_LAZY_LOAD_DYLIB | LC_LOAD_UPWARD_DYLIB | LC_RPATH => {
+            LC_ID_DYLIB | LC_LOAD_DYLIB | LC_LOAD_WEAK_DYLIB | LC_REEXPORT_DYLIB | LC_LAZY_LOAD_DYLIB
+            | LC_LOAD_UPWARD_DYLIB | LC_RPATH => {
                 let at = le32(bytes, 8).ok_or_else(|| malformed("a path command is cut short"))?;
                 let at = at as usize;
                 let fixed = if kind == LC_RPATH { 12 } else { 24 };
@@ -287,7 +291,9 @@ fn segment(layout: &mut Layout, bytes: &[u8], wide: bool) -> Result<(), MachoErr
         layout.linkedit = Some((fileoff, filesize));
     }
     if fileoff > 0 && filesize > 0 {
-        layout.room_end = layout.room_end.min(usize::try_from(fileoff).unwrap_or(usize::MAX));
+        layout.room_end = layout
+            .room_end
+            .min(usize::try_from(fileoff).unwrap_or(usize::MAX));
     }
     for index in 0..nsects {
         let section = &bytes[fixed + index * section_len..fixed + (index + 1) * section_len];
@@ -309,9 +315,10 @@ fn segment(layout: &mut Layout, bytes: &[u8], wide: bool) -> Result<(), MachoErr
 /// The NUL-terminated path at `at` inside a command; `None` when it is not UTF-8 (kept as is).
 fn read_path(command: &[u8], at: usize) -> Result<Option<&str>, MachoError> {
     let tail = command.get(at..).unwrap_or_default();
-    let len = tail.iter().position(|&b| b == 0).ok_or_else(|| {
-        MachoError::Malformed("a path in a load command is not NUL-terminated".into())
-    })?;
+    let len = tail
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or_else(|| MachoError::Malformed("a path in a load command is not NUL-terminated".into()))?;
     Ok(std::str::from_utf8(&tail[..len]).ok())
 }
 
@@ -329,8 +336,8 @@ fn with_path(old: &[u8], at: usize, new: &str, align: usize) -> Result<Vec<u8>, 
     command.extend_from_slice(&old[..at]);
     command.extend_from_slice(new.as_bytes());
     command.resize(size, 0);
-    let size = u32::try_from(size)
-        .map_err(|_| MachoError::Unsupported("a new path is absurdly long".into()))?;
+    let size =
+        u32::try_from(size).map_err(|_| MachoError::Unsupported("a new path is absurdly long".into()))?;
     command[4..8].copy_from_slice(&size.to_le_bytes());
     Ok(command)
 }

@@ -11,7 +11,9 @@ use super::{be32, MachoError};
 
 const CSMAGIC_EMBEDDED_SIGNATURE: u32 = 0xfade_0cc0;
 const CSMAGIC_CODEDIRECTORY: u32 = 0xfade_0c02;
+const CSMAGIC_EMBEDDED_ENTITLEMENTS: u32 = 0xfade_7171;
 const CSSLOT_CODEDIRECTORY: u32 = 0;
+const CSSLOT_ENTITLEMENTS: u32 = 5;
 const CS_RUNTIME: u32 = 0x1_0000;
 
 /// What a new signature says about the file.
@@ -19,19 +21,24 @@ const CS_RUNTIME: u32 = 0x1_0000;
 pub(super) struct Identity {
     pub identifier: String,
     pub hardened_runtime: bool,
+    /// The XML entitlements plist, read here rather than by arwen-codesign, whose reader
+    /// trusts the blob's lengths.
+    pub entitlements: Option<Vec<u8>>,
 }
 
 impl Identity {
     /// The identity of the old signature at `signature` in `data`, or for an unsigned file the
     /// name `codesign` would give it (the install name's file name, for a dylib).
     pub fn of(data: &[u8], signature: Option<(usize, usize)>, install_name: Option<&str>) -> Self {
-        let old = signature
+        let blob = signature
             .and_then(|(offset, size)| data.get(offset..offset.checked_add(size)?))
-            .and_then(code_directory);
-        match old {
+            .filter(|blob| be32(blob, 0) == Some(CSMAGIC_EMBEDDED_SIGNATURE))
+            .unwrap_or_default();
+        match code_directory(blob) {
             Some((identifier, flags)) => Identity {
                 identifier,
                 hardened_runtime: flags & CS_RUNTIME != 0,
+                entitlements: entitlements(blob),
             },
             None => Identity {
                 identifier: install_name
@@ -40,6 +47,7 @@ impl Identity {
                     .unwrap_or("a.out")
                     .to_owned(),
                 hardened_runtime: false,
+                entitlements: None,
             },
         }
     }
@@ -47,27 +55,39 @@ impl Identity {
 
 /// Signs `data`, whose `LC_CODE_SIGNATURE` (old or just added) marks where the signature goes.
 pub(super) fn ad_hoc(data: Vec<u8>, identity: &Identity) -> Result<Vec<u8>, MachoError> {
-    let mut options =
-        AdhocSignOptions::new(&identity.identifier).with_entitlements(Entitlements::Preserve);
+    let entitlements = match &identity.entitlements {
+        Some(plist) => Entitlements::Custom(plist),
+        None => Entitlements::None,
+    };
+    let mut options = AdhocSignOptions::new(&identity.identifier).with_entitlements(entitlements);
     if identity.hardened_runtime {
         options = options.with_hardened_runtime();
     }
     adhoc_sign(data, &options).map_err(|err| MachoError::Sign(err.to_string()))
 }
 
-/// The identifier and flags of the first CodeDirectory in a signature SuperBlob (big-endian,
-/// unlike the rest of the file), every offset checked.
-fn code_directory(blob: &[u8]) -> Option<(String, u32)> {
-    if be32(blob, 0)? != CSMAGIC_EMBEDDED_SIGNATURE {
-        return None;
-    }
-    let count = be32(blob, 8)? as usize;
-    let directory = (0..count.min(blob.len() / 8)).find_map(|index| {
+/// The blob in `slot` of a signature SuperBlob (big-endian, unlike the rest of the file), if its
+/// magic is `magic` and its length fits, every offset checked.
+fn blob_in(superblob: &[u8], slot: u32, magic: u32) -> Option<&[u8]> {
+    let count = be32(superblob, 8)? as usize;
+    let offset = (0..count.min(superblob.len() / 8)).find_map(|index| {
         let entry = 12 + index * 8;
-        (be32(blob, entry)? == CSSLOT_CODEDIRECTORY).then_some(be32(blob, entry + 4)? as usize)
+        (be32(superblob, entry)? == slot).then_some(be32(superblob, entry + 4)? as usize)
     })?;
-    let directory = blob.get(directory..)?;
-    if be32(directory, 0)? != CSMAGIC_CODEDIRECTORY {
+    let blob = superblob.get(offset..)?;
+    let length = be32(blob, 4)? as usize;
+    (be32(blob, 0)? == magic && length >= 8).then_some(blob.get(..length)?)
+}
+
+fn entitlements(superblob: &[u8]) -> Option<Vec<u8>> {
+    let blob = blob_in(superblob, CSSLOT_ENTITLEMENTS, CSMAGIC_EMBEDDED_ENTITLEMENTS)?;
+    Some(blob[8..].to_vec())
+}
+
+/// The identifier and flags of the CodeDirectory in a signature SuperBlob.
+fn code_directory(superblob: &[u8]) -> Option<(String, u32)> {
+    let directory = blob_in(superblob, CSSLOT_CODEDIRECTORY, CSMAGIC_CODEDIRECTORY)?;
+    if directory.len() < 24 {
         return None;
     }
     let flags = be32(directory, 12)?;
