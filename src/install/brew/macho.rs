@@ -130,22 +130,20 @@ fn relocate_fat(
     slices: &[FatSlice],
     map: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Vec<u8>>, MachoError> {
-    let mut out = Vec::with_capacity(slices.len());
-    let mut changed = false;
-    for slice in slices {
-        let bytes = &data[slice.offset..slice.offset + slice.size];
-        match relocate_thin(bytes, map, false)? {
-            Some(new) => {
-                changed = true;
-                out.push(new);
-            }
-            None => out.push(bytes.to_vec()),
-        }
-    }
-    if !changed {
+    let bytes = |slice: &FatSlice| &data[slice.offset..slice.offset + slice.size];
+    let relocated = slices
+        .iter()
+        .map(|slice| relocate_thin(bytes(slice), map, false))
+        .collect::<Result<Vec<_>, _>>()?;
+    if relocated.iter().all(Option::is_none) {
         return Ok(None);
     }
-    assemble_fat(data, slices, out).map(Some)
+    let bodies = relocated
+        .into_iter()
+        .zip(slices)
+        .map(|(new, slice)| new.unwrap_or_else(|| bytes(slice).to_vec()))
+        .collect();
+    assemble_fat(data, slices, bodies).map(Some)
 }
 
 /// One architecture's entry in a universal file's header.

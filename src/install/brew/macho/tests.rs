@@ -163,6 +163,13 @@ fn verify_signature(data: &[u8]) -> Signature {
     );
     assert_eq!(signature.flags & 0x2, 0x2, "ad hoc");
     assert_eq!(signature.flags & 0x2_0000, 0, "not claiming to be the linker's");
+    let macho = MachO::parse(data, 0).unwrap();
+    let linkedit = macho.segments.iter().find(|s| s.name().unwrap() == "__LINKEDIT");
+    assert_eq!(
+        linkedit.unwrap().vmsize % 0x4000,
+        0,
+        "`__LINKEDIT` maps whole 16 KiB pages"
+    );
     signature
 }
 
