@@ -114,6 +114,10 @@ fn relocate_thin(
     map: &dyn Fn(&str) -> Option<String>,
     force_sign: bool,
 ) -> Result<Option<Vec<u8>>, MachoError> {
+    // PowerPC code (big-endian) runs on no macOS a bottle is made for: left as it is, like data.
+    if matches!(le32(data, 0), Some(MH_CIGAM | MH_CIGAM_64)) {
+        return Ok(None);
+    }
     let plan = commands::rewrite(data, map, force_sign)?;
     if !plan.changed && !plan.sign {
         return Ok(None);
