@@ -4,11 +4,12 @@
 //! universal (fat) files alike; a fat file is split, each slice relocated and signed on its own,
 //! and the slices laid out again.
 //!
-//! The load commands are rebuilt here ([`commands`]) with arwen's command builders rather than
-//! through arwen's `MachoContainer`: that one does not check the room between the load commands
-//! and the first section (a longer path silently overwrites code), keeps its parse stale after an
-//! edit, and finds commands by name, which is ambiguous when a new name equals another old one.
-//! Signing is `arwen-codesign` ([`sign`]), guarded so crafted input gives an error.
+//! The load commands are rebuilt here ([`commands`]), not through arwen's `MachoContainer`: that
+//! one does not check the room between the load commands and the first section (a longer path
+//! silently overwrites `__text`), keeps its parse stale after an edit (a second edit to a later
+//! command drops it), finds commands by name (ambiguous when a new name equals another old one),
+//! and its builders rewrite the dylib header (losing the newer `dylib_use_command` layout).
+//! Signing is `arwen-codesign` ([`sign`]), fed only checked offsets and entitlements read here.
 //!
 //! Input is untrusted (a bottle from a mirror): every offset is checked, and the parsers are run
 //! under `catch_unwind` as a last line, so garbage gives a [`MachoError`], never a panic.
