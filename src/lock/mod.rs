@@ -49,6 +49,12 @@ pub struct LockedRequirement {
     pub asset: Option<AssetPattern>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platforms: Option<Vec<Platform>>,
+    /// The package's key in `packages`, when resolving gave another than the key alone says:
+    /// a Homebrew alias or old name (`python` → `python@3.13`), or `brew:wget` in a project
+    /// without a `registry` (Homebrew formulae go by their bare name there). Not an input: a
+    /// result remembered so the lock's direct packages are known without asking Homebrew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +122,26 @@ pub struct Bottle {
     pub post_install: bool,
 }
 
+/// `LockedPackage::source` of a Homebrew core formula.
+pub const BREW_SOURCE: &str = "brew";
+
+/// Whether `version` is a Homebrew package version velo accepts: it starts with a letter or
+/// digit and uses letters, digits and `._+-~` (`3.3.2_1`, `9.5p1`, `2024-01-15`).
+pub fn is_brew_version(version: &str) -> bool {
+    let mut chars = version.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "._+-~".contains(c))
+        && version.len() <= 100
+}
+
+/// The lock key a direct dependency's key alone says (without resolving anything).
+fn lock_key_of(key: &str, requirement: &LockedRequirement) -> String {
+    let source = requirement.source.as_deref().unwrap_or(key);
+    source
+        .parse::<PackageKey>()
+        .map_or_else(|_| key.to_string(), |package| package.lock_key(key))
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -180,6 +206,7 @@ impl LockInputs {
                     bin: dep.bin.clone(),
                     asset: dep.asset.clone(),
                     platforms: dep.platforms.clone(),
+                    package: None,
                 };
                 (dep.key.clone(), requirement)
             })
@@ -191,16 +218,35 @@ impl LockInputs {
         }
     }
 
+    /// Record the lock key each direct dependency resolved to (`direct`: manifest key → lock
+    /// key) where it differs from what its key alone says.
+    pub fn with_packages(mut self, direct: &BTreeMap<String, String>) -> Self {
+        for (key, requirement) in &mut self.dependencies {
+            let Some(package) = direct.get(key) else { continue };
+            requirement.package = None;
+            if *package != lock_key_of(key, requirement) {
+                requirement.package = Some(package.clone());
+            }
+        }
+        self
+    }
+
+    /// The lock key of the direct dependency `key`.
+    pub fn package_of(&self, key: &str) -> Option<String> {
+        let requirement = self.dependencies.get(key)?;
+        Some(
+            requirement
+                .package
+                .clone()
+                .unwrap_or_else(|| lock_key_of(key, requirement)),
+        )
+    }
+
     /// The lock keys of the project's direct dependencies.
     pub fn direct_packages(&self) -> std::collections::BTreeSet<String> {
         self.dependencies
-            .iter()
-            .map(|(key, requirement)| {
-                let source = requirement.source.as_deref().unwrap_or(key);
-                source
-                    .parse::<PackageKey>()
-                    .map_or_else(|_| key.clone(), |package| package.lock_key(key))
-            })
+            .keys()
+            .filter_map(|key| self.package_of(key))
             .collect()
     }
 
@@ -220,7 +266,14 @@ impl LockInputs {
                     "`{key}` changed from `{}` to `{}`",
                     locked.version, requirement.version
                 )),
-                Some(locked) if locked != requirement => changes.push(format!("`{key}` changed")),
+                Some(locked)
+                    if LockedRequirement {
+                        package: None,
+                        ..locked.clone()
+                    } != *requirement =>
+                {
+                    changes.push(format!("`{key}` changed"))
+                }
                 Some(_) => {}
             }
         }
@@ -290,13 +343,23 @@ impl Lock {
                 check_bin_selection(bin).map_err(|why| format!("dependency `{key}`: {why}"))?;
             }
         }
+        for (key, requirement) in &self.manifest.dependencies {
+            if let Some(package) = &requirement.package {
+                if package.parse::<PackageKey>().is_err() {
+                    return Err(format!("dependency `{key}` names an invalid package `{package}`"));
+                }
+            }
+        }
         for (name, package) in &self.packages {
             let key_ok = name.parse::<PackageKey>().is_ok();
             if !key_ok {
                 return Err(format!("package `{name}` has an invalid name"));
             }
             let canonical = crate::version::Version::parse_lenient(&package.version).map(|v| v.to_string());
-            if canonical.as_deref() != Ok(package.version.as_str())
+            // Homebrew versions are kept as Homebrew spells them (`3.3.2_1`, `9.5p1`); they
+            // name a Cellar directory, so they are held to a plain file-name alphabet.
+            let exact_ok = package.source == BREW_SOURCE && is_brew_version(&package.version);
+            if (canonical.as_deref() != Ok(package.version.as_str()) && !exact_ok)
                 || !crate::manifest::is_valid_command_name(&package.version)
             {
                 return Err(format!(
@@ -350,7 +413,11 @@ impl Lock {
             .iter()
             .filter(|dep| lock.manifest.dependencies.contains_key(&dep.key))
         {
-            if !lock.packages.contains_key(&dep.lock_key()) {
+            let package = lock
+                .manifest
+                .package_of(&dep.key)
+                .unwrap_or_else(|| dep.lock_key());
+            if !lock.packages.contains_key(&package) {
                 changes.push(format!("`{}` is missing from `packages`", dep.key));
             }
         }
