@@ -554,6 +554,24 @@ mod tests {
     }
 
     #[test]
+    fn installs_only_the_closure_of_the_host_platform() {
+        let lock: Lock = serde_json::from_str(crate::lock::tests::BREW_LOCK).unwrap();
+        let names = |platform| -> Vec<String> {
+            wanted(&lock, platform)
+                .unwrap()
+                .into_iter()
+                .map(|wanted| format!("{}{}", wanted.name, if wanted.direct { "*" } else { "" }))
+                .collect()
+        };
+        assert_eq!(
+            names(Platform::LinuxX86_64),
+            ["mpdecimal", "python@3.13*", "zlib"]
+        );
+        // `zlib` has no macOS artifact and is not needed there.
+        assert_eq!(names(Platform::MacosAarch64), ["mpdecimal", "python@3.13*"]);
+    }
+
+    #[test]
     fn homebrew_core_formulae_keep_their_name_in_the_cellar() {
         assert_eq!(dir_name("brew:wget"), "wget");
         assert_eq!(dir_name("brew:openssl@3"), "openssl@3");

@@ -451,3 +451,82 @@ impl Lock {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A lock of `python` (an alias of `python@3.13`) in a project without a registry; on
+    /// Linux only, `python@3.13` also needs `zlib`.
+    pub(crate) const BREW_LOCK: &str = r#"{
+      "version": 1,
+      "manifest": {
+        "platforms": ["linux-x86_64", "macos-aarch64"],
+        "dependencies": {"python": {"version": "*", "package": "python@3.13"}}
+      },
+      "packages": {
+        "python@3.13": {"version": "3.13.1_1", "source": "brew", "dependencies": ["mpdecimal", "zlib"],
+          "artifacts": {
+            "linux-x86_64": {"url": "https://ghcr.io/v2/homebrew/core/python/3.13/blobs/sha256:1111111111111111111111111111111111111111111111111111111111111111",
+              "sha256": "1111111111111111111111111111111111111111111111111111111111111111", "size": 1, "format": "tar.gz", "strip_components": 2,
+              "dependencies": ["mpdecimal", "zlib"],
+              "bottle": {"formula": "python@3.13", "tag": "x86_64_linux", "cellar": ":any"}},
+            "macos-aarch64": {"url": "https://ghcr.io/v2/homebrew/core/python/3.13/blobs/sha256:2222222222222222222222222222222222222222222222222222222222222222",
+              "sha256": "2222222222222222222222222222222222222222222222222222222222222222", "size": 1, "format": "tar.gz", "strip_components": 2,
+              "dependencies": ["mpdecimal"],
+              "bottle": {"formula": "python@3.13", "tag": "arm64_sonoma", "cellar": ":any"}}
+          }},
+        "mpdecimal": {"version": "4.0.0", "source": "brew", "artifacts": {
+            "linux-x86_64": {"url": "u", "sha256": "3333333333333333333333333333333333333333333333333333333333333333", "size": 1, "dependencies": []},
+            "macos-aarch64": {"url": "u", "sha256": "4444444444444444444444444444444444444444444444444444444444444444", "size": 1, "dependencies": []}
+          }},
+        "zlib": {"version": "1.3.1", "source": "brew", "artifacts": {
+            "linux-x86_64": {"url": "u", "sha256": "5555555555555555555555555555555555555555555555555555555555555555", "size": 1, "dependencies": []}
+          }, "unavailable": ["macos-aarch64"]}
+      }
+    }"#;
+
+    pub(crate) fn brew_lock() -> Lock {
+        let lock: Lock = serde_json::from_str(BREW_LOCK).unwrap();
+        lock.validate().unwrap();
+        lock
+    }
+
+    #[test]
+    fn an_alias_is_remembered_as_the_direct_package() {
+        let lock = brew_lock();
+        assert_eq!(lock.manifest.package_of("python").as_deref(), Some("python@3.13"));
+        assert_eq!(
+            lock.manifest.direct_packages(),
+            std::collections::BTreeSet::from(["python@3.13".to_string()])
+        );
+        let manifest = Manifest::from_str(
+            r#"{"platforms": ["linux-x86_64", "macos-aarch64"], "dependencies": {"python": "*"}}"#,
+            Path::new("velo.json"),
+        )
+        .unwrap();
+        assert_eq!(Lock::staleness(Some(&lock), &manifest), None);
+        let changed = Manifest::from_str(
+            r#"{"platforms": ["linux-x86_64", "macos-aarch64"], "dependencies": {"python": "^3"}}"#,
+            Path::new("velo.json"),
+        )
+        .unwrap();
+        assert!(Lock::staleness(Some(&lock), &changed).is_some());
+    }
+
+    #[test]
+    fn homebrew_versions_are_kept_as_spelled_and_checked() {
+        let mut lock = brew_lock();
+        assert_eq!(lock.packages["python@3.13"].version, "3.13.1_1");
+        lock.packages.get_mut("zlib").unwrap().version = "../x".to_string();
+        assert!(lock.validate().unwrap_err().contains("invalid version"));
+        // Only Homebrew packages may use Homebrew's spelling.
+        let mut lock = brew_lock();
+        lock.packages.get_mut("zlib").unwrap().source = "index+https://example.com/".to_string();
+        lock.packages.get_mut("zlib").unwrap().version = "1.3.1_1".to_string();
+        assert!(lock.validate().is_err());
+        let mut lock = brew_lock();
+        lock.manifest.dependencies.get_mut("python").unwrap().package = Some("../python".to_string());
+        assert!(lock.validate().unwrap_err().contains("invalid package"));
+    }
+}

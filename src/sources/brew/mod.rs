@@ -80,6 +80,9 @@ pub struct BrewOptions {
     pub prefixed: bool,
 }
 
+/// An image index's bottle sizes by sha256, fetched once.
+type SizesCell = Arc<OnceCell<Result<BTreeMap<String, u64>, String>>>;
+
 /// Homebrew core. Cheap to clone; clones share fetches.
 #[derive(Clone)]
 pub struct BrewSource {
@@ -96,7 +99,7 @@ struct Inner {
     runtime: tokio::runtime::Handle,
     packages: Memo<BrewError>,
     /// Image indexes by `repo:tag`, each fetched at most once.
-    sizes: Mutex<HashMap<String, Arc<OnceCell<Result<BTreeMap<String, u64>, String>>>>>,
+    sizes: Mutex<HashMap<String, SizesCell>>,
 }
 
 impl BrewSource {
