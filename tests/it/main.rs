@@ -3,6 +3,7 @@
 mod common;
 
 mod add_remove;
+mod brew_download;
 mod exec_env;
 mod forge;
 mod help;

@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod disk;
 pub mod forge_server;
+pub mod ghcr;
 mod index;
 pub mod serve;
 mod server;
