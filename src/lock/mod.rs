@@ -32,6 +32,9 @@ pub struct LockInputs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
     pub platforms: Vec<Platform>,
+    /// The manifest's `min_macos`, when set: it picks the macOS Homebrew bottles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_macos: Option<crate::manifest::MacosVersion>,
     pub dependencies: BTreeMap<String, LockedRequirement>,
 }
 
@@ -214,6 +217,7 @@ impl LockInputs {
         Self {
             registry: manifest.registry.clone(),
             platforms: manifest.target_platforms(),
+            min_macos: manifest.min_macos,
             dependencies,
         }
     }
@@ -258,6 +262,9 @@ impl LockInputs {
         }
         if self.platforms != current.platforms {
             changes.push("`platforms` changed".to_string());
+        }
+        if self.min_macos != current.min_macos {
+            changes.push("`min_macos` changed".to_string());
         }
         for (key, requirement) in &current.dependencies {
             match self.dependencies.get(key) {

@@ -262,6 +262,7 @@ mod tests {
             manifest: LockInputs {
                 registry: None,
                 platforms: vec![Platform::LinuxX86_64],
+                min_macos: None,
                 dependencies: BTreeMap::new(),
             },
             packages: BTreeMap::from([("github:o/tool".to_string(), package)]),
