@@ -270,6 +270,20 @@ mod tests {
     }
 
     #[test]
+    fn an_index_package_and_a_formula_of_one_name_are_refused() {
+        let mut lock = lock("1.0.0", "tool.tar.gz");
+        check_cellar_dirs(&lock).unwrap();
+        let package = lock.packages["github:o/tool"].clone();
+        lock.packages.insert("jq".to_string(), package.clone());
+        lock.packages.insert("brew:jq".to_string(), package);
+        let err = check_cellar_dirs(&lock).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "`brew:jq` and `jq` would share the directory `.velo/Cellar/jq`"
+        );
+    }
+
+    #[test]
     fn notes_renamed_assets_but_not_version_bumps() {
         let old = lock("1.0.0", "tool-1.0.0-x86_64-linux.tar.gz");
         assert!(renamed_assets(&old, &lock("1.1.0", "tool-1.1.0-x86_64-linux.tar.gz")).is_empty());
