@@ -127,8 +127,15 @@ pub fn build_lock(
                 list.join(", ")
             }
         };
-        if host.is_some_and(|h| unavailable.contains(&h)) {
-            missing_on_host.push(format!("`{name} {shown}` (available for: {})", available()));
+        if let Some(h) = host.filter(|h| unavailable.contains(h)) {
+            // A source may have said why (a Homebrew formula that needs macOS).
+            let marker = format!(" for {h}: ");
+            let why = all
+                .warnings
+                .iter()
+                .find_map(|w| w.split_once(marker.as_str()).map(|(_, why)| format!("; {why}")))
+                .unwrap_or_default();
+            missing_on_host.push(format!("`{name} {shown}` (available for: {}){why}", available()));
         } else if !unavailable.is_empty() {
             let list: Vec<&str> = unavailable.iter().map(|p| p.as_str()).collect();
             warnings.push(format!(

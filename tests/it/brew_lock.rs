@@ -312,5 +312,24 @@ fn a_platform_without_a_bottle_or_ruled_out_is_recorded_unavailable() {
     );
     let output = context.run(["lock"]);
     assert_ne!(output.status.code(), Some(0));
-    assert_contains(&stderr(&output), "no artifact for linux-x86_64");
+    assert_contains(
+        &stderr(&output),
+        "`macfuse-thing 2.0` (available for: macos-aarch64); it needs macOS",
+    );
+}
+
+#[test]
+fn add_takes_a_formula_by_name_in_a_project_without_a_registry() {
+    let server = ghcr(&[("wget", "1.25.0", 0, BOTH)]);
+    let api = HomebrewApi::new()
+        .formula(record("wget", "1.25.0", 0, &[], BOTH, &server))
+        .start();
+    let context = context(&api, &server);
+    context.write_manifest(r#"{"platforms": ["linux-x86_64"], "dependencies": {}}"#);
+    let output = context.run(["add", "wget"]);
+    assert_success(&output);
+    let manifest: Value = serde_json::from_str(&context.manifest()).unwrap();
+    // One version per formula: pinned as `*`, not `^1.25`, so Homebrew's next release locks.
+    assert_eq!(manifest["dependencies"]["wget"], "*");
+    assert_eq!(read_lock(&context)["packages"]["wget"]["version"], "1.25.0");
 }
