@@ -67,6 +67,17 @@ pub const VELO_SERVER_HEADER_READ_TIMEOUT: &str = "VELO_SERVER_HEADER_READ_TIMEO
 pub const VELO_SERVER_IDLE_TIMEOUT: &str = "VELO_SERVER_IDLE_TIMEOUT";
 /// `velo serve`: the most connections served at once.
 pub const VELO_SERVER_MAX_CONNECTIONS: &str = "VELO_SERVER_MAX_CONNECTIONS";
+/// Homebrew's formulae API: the folder holding `formula.jws.json` (default
+/// `https://formulae.brew.sh/api/`; falls back to `HOMEBREW_API_DOMAIN`).
+pub const VELO_HOMEBREW_API_URL: &str = "VELO_HOMEBREW_API_URL";
+/// A mirror of `https://ghcr.io/v2/homebrew/core` that bottles are downloaded from (falls back to
+/// `HOMEBREW_BOTTLE_DOMAIN`).
+pub const VELO_HOMEBREW_BOTTLE_URL: &str = "VELO_HOMEBREW_BOTTLE_URL";
+/// A PEM public key file that replaces Homebrew's for verifying `formula.jws.json`.
+pub const VELO_HOMEBREW_API_KEY: &str = "VELO_HOMEBREW_API_KEY";
+/// Homebrew's own mirror settings, honoured after the `VELO_HOMEBREW_*` ones.
+pub const HOMEBREW_API_DOMAIN: &str = "HOMEBREW_API_DOMAIN";
+pub const HOMEBREW_BOTTLE_DOMAIN: &str = "HOMEBREW_BOTTLE_DOMAIN";
 /// Standard AWS variables `velo serve` reads for S3.
 pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
@@ -120,4 +131,7 @@ pub const ALL: &[&str] = &[
     VELO_SERVER_IDLE_TIMEOUT,
     VELO_SERVER_MAX_CONNECTIONS,
     VELO_HOMEBREW_PREFIX,
+    VELO_HOMEBREW_API_URL,
+    VELO_HOMEBREW_BOTTLE_URL,
+    VELO_HOMEBREW_API_KEY,
 ];

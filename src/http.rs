@@ -114,6 +114,9 @@ pub struct HttpClient {
     /// The same, but returning redirects instead of following them: for requests carrying a
     /// secret that must not follow a redirect to another host.
     manual_redirects: reqwest::Client,
+    /// Streaming (no whole-request deadline) and returning redirects: for downloads that carry
+    /// a credential, whose every hop is checked against its [`Scoped`] base.
+    streaming_manual_redirects: reqwest::Client,
     settings: HttpSettings,
 }
 
@@ -134,9 +137,14 @@ impl HttpClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(HttpError::Client)?;
+        let streaming_manual_redirects = builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(HttpError::Client)?;
         Ok(Self {
             client,
             manual_redirects,
+            streaming_manual_redirects,
             settings: settings.clone(),
         })
     }
@@ -144,6 +152,11 @@ impl HttpClient {
     /// The client that hands redirects back to the caller.
     pub fn client_without_redirects(&self) -> &reqwest::Client {
         &self.manual_redirects
+    }
+
+    /// Like [`HttpClient::client`] (a stall timeout only), but handing redirects back.
+    pub fn streaming_client_without_redirects(&self) -> &reqwest::Client {
+        &self.streaming_manual_redirects
     }
 
     /// GET `url` in full, revalidating against `validators` when given.
@@ -333,6 +346,54 @@ fn max_age(headers: &HeaderMap) -> Option<Duration> {
     max_age
 }
 
+/// ghcr's token for anonymous pulls of public images (base64 of `A`), as `brew` sends it.
+pub const GHCR_ANONYMOUS_AUTHORIZATION: &str = "Bearer QQ==";
+
+/// An `Authorization` value that belongs to one base URL (Homebrew's bottle registry) and is
+/// sent only to URLs under it: same scheme, host and port, and a path inside the base's.
+/// Each request and each redirect hop is checked on its own, so a registry's redirect to a
+/// storage host, or a URL a repository's lock names elsewhere, never carries it.
+#[derive(Debug, Clone)]
+pub struct Scoped {
+    base: Url,
+    authorization: reqwest::header::HeaderValue,
+}
+
+impl Scoped {
+    pub fn new(base: &Url, authorization: &str) -> Option<Self> {
+        let mut value = reqwest::header::HeaderValue::from_str(authorization).ok()?;
+        value.set_sensitive(true);
+        Some(Self {
+            base: base.clone(),
+            authorization: value,
+        })
+    }
+
+    /// ghcr's anonymous token for everything under `base`.
+    pub fn ghcr_anonymous(base: &Url) -> Self {
+        Self::new(base, GHCR_ANONYMOUS_AUTHORIZATION).expect("a valid header value")
+    }
+
+    /// Whether `url` is under the base. `Url` has already resolved `..` and `%2e%2e` segments.
+    pub fn covers(&self, url: &Url) -> bool {
+        let prefix = self.base.path().trim_end_matches('/');
+        url.scheme() == self.base.scheme()
+            && url.host() == self.base.host()
+            && url.port_or_known_default() == self.base.port_or_known_default()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url
+                .path()
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+
+    /// The header value for `url`, when it is under the base.
+    pub fn authorization_for(&self, url: &Url) -> Option<&reqwest::header::HeaderValue> {
+        self.covers(url).then_some(&self.authorization)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,5 +429,35 @@ mod tests {
                 "attempt {attempt}: {delay:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_scoped_token_covers_only_its_base() {
+        let base = Url::parse("https://ghcr.io/v2/homebrew/core").unwrap();
+        let scoped = Scoped::ghcr_anonymous(&base);
+        let covered = |url: &str| scoped.covers(&Url::parse(url).unwrap());
+        assert!(covered("https://ghcr.io/v2/homebrew/core/wget/blobs/sha256:ab"));
+        assert!(covered(
+            "https://ghcr.io:443/v2/homebrew/core/openssl/3/manifests/3.3.2"
+        ));
+        for url in [
+            "https://ghcr.io/v2/homebrew/core",
+            "https://ghcr.io/v2/homebrew/corex/wget/blobs/sha256:ab",
+            "https://ghcr.io/v2/homebrew/core/../evil/blobs/sha256:ab",
+            "https://ghcr.io/v2/homebrew/core/%2e%2e/evil/x",
+            "http://ghcr.io/v2/homebrew/core/wget/blobs/sha256:ab",
+            "https://ghcr.io:8443/v2/homebrew/core/wget/blobs/sha256:ab",
+            "https://ghcr.io.evil.example/v2/homebrew/core/wget",
+            "https://user@ghcr.io/v2/homebrew/core/wget",
+            "https://pkg-containers.githubusercontent.com/ghcr1/blobs/sha256:ab",
+        ] {
+            assert!(!covered(url), "{url}");
+        }
+        assert_eq!(
+            scoped
+                .authorization_for(&Url::parse("https://ghcr.io/v2/homebrew/core/x/y").unwrap())
+                .map(|v| v.to_str().unwrap().to_string()),
+            Some("Bearer QQ==".to_string())
+        );
     }
 }

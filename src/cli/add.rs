@@ -100,7 +100,17 @@ pub async fn run(args: AddArgs, context: &Context) -> Result<ExitCode, Error> {
             .dependencies
             .get(key)
             .expect("the edited manifest has every added key");
-        let locked = &result.lock.packages[&dependency.lock_key()];
+        let package = result
+            .lock
+            .manifest
+            .package_of(key)
+            .unwrap_or_else(|| dependency.lock_key());
+        let locked = &result.lock.packages[&package];
+        // Homebrew core carries one version of each formula and moves it on: a caret would
+        // turn its next major release into a lock error, so a formula is added as `*`.
+        if locked.source == crate::lock::BREW_SOURCE {
+            continue;
+        }
         let version: Version = locked
             .version
             .parse()
@@ -146,7 +156,13 @@ pub async fn run(args: AddArgs, context: &Context) -> Result<ExitCode, Error> {
         manifest = Manifest::from_str(&text, &manifest_path)?;
         result = super::lock::solve(&project, &manifest, context, &Upgrade::None).await?;
     }
-    result.lock.manifest = crate::lock::LockInputs::from_manifest(&manifest);
+    // The lock keys resolving chose (Homebrew's canonical names) carry over to the final inputs.
+    let direct: std::collections::BTreeMap<String, String> = manifest
+        .dependencies
+        .iter()
+        .filter_map(|dep| Some((dep.key.clone(), result.lock.manifest.package_of(&dep.key)?)))
+        .collect();
+    result.lock.manifest = crate::lock::LockInputs::from_manifest(&manifest).with_packages(&direct);
 
     ensure_unchanged(&manifest_path, &original)?;
     crate::fs::write_atomic(&manifest_path, text.as_bytes()).map_err(|source| Error::Io {

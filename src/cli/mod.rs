@@ -273,7 +273,7 @@ fn context(global: &GlobalArgs, printer: Printer) -> Result<Context, Error> {
         http,
         concurrent_downloads,
         max_unpacked_size,
-        homebrew: settings::HomebrewSettings::default(),
+        homebrew: with_bottle_url_from_env(settings::HomebrewSettings::default())?,
     };
     Ok(Context {
         settings,
@@ -291,4 +291,19 @@ fn env_number(name: &str) -> Result<Option<u64>, Error> {
             .map_err(|_| Error::usage(format!("`{name}` must be a whole number, not `{value}`"), None)),
         _ => Ok(None),
     }
+}
+
+/// `VELO_HOMEBREW_BOTTLE_URL` over the default bottle base (the Homebrew settings helper
+/// resolves the rest: `HOMEBREW_BOTTLE_DOMAIN`, `config.toml`).
+fn with_bottle_url_from_env(
+    mut homebrew: settings::HomebrewSettings,
+) -> Result<settings::HomebrewSettings, Error> {
+    const NAME: &str = "VELO_HOMEBREW_BOTTLE_URL";
+    if let Ok(value) = std::env::var(NAME) {
+        if !value.trim().is_empty() {
+            homebrew.bottle_url = url::Url::parse(value.trim().trim_end_matches('/'))
+                .map_err(|_| Error::usage(format!("`{NAME}` must be a URL, not `{value}`"), None))?;
+        }
+    }
+    Ok(homebrew)
 }

@@ -37,12 +37,22 @@ pub async fn run(args: OutdatedArgs, context: &Context) -> Result<ExitCode, Erro
 
     let fetches = project.manifest.dependencies.iter().map(|dep| {
         let sources = &sources;
-        async move { (dep, sources.get_async(&dep.lock_key()).await) }
+        let package = result
+            .lock
+            .manifest
+            .package_of(&dep.key)
+            .unwrap_or_else(|| dep.lock_key());
+        async move { (dep, sources.get_async(&package).await) }
     });
     let mut rows = Vec::new();
     for (dep, meta) in futures::future::join_all(fetches).await {
         let meta = meta?;
-        let locked = &result.lock.packages[&dep.lock_key()].version;
+        let package = result
+            .lock
+            .manifest
+            .package_of(&dep.key)
+            .unwrap_or_else(|| dep.lock_key());
+        let locked = &result.lock.packages[&package].version;
         let newest = |accept: &dyn Fn(&Version) -> bool| {
             meta.versions
                 .keys()

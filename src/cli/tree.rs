@@ -38,7 +38,10 @@ pub async fn run(args: TreeArgs, context: &Context) -> Result<ExitCode, Error> {
         .map(|dep| {
             node(
                 lock,
-                &dep.lock_key(),
+                &lock
+                    .manifest
+                    .package_of(&dep.key)
+                    .unwrap_or_else(|| dep.lock_key()),
                 Some(dep.requirement.to_string()),
                 &mut Vec::new(),
             )

@@ -33,7 +33,7 @@ pub use state::{InstallState, InstalledPackage, StateKey, KEYS_BUCKET, STATE_VER
 
 use crate::fs::owned::OwnedDir;
 use crate::lock::{Artifact, Lock};
-use crate::manifest::{BinSelection, PackageKey};
+use crate::manifest::BinSelection;
 use crate::platform::Platform;
 use crate::store::link::symlink;
 use crate::store::{ArchiveFormat, Linker, StoreError, TreeSpec};
@@ -123,11 +123,18 @@ impl Layout {
 /// (`github:BurntSushi/ripgrep` -> `_github+^burnt^sushi+ripgrep`). The mapping is injective,
 /// even on a file system that ignores case: only prefixed keys start with `_`; prefixes and
 /// segments never contain `+` or `^`; and no directory name has an uppercase letter.
-/// [`key_from_dir_name`] is its inverse.
+/// [`key_from_dir_name`] is its inverse. The exception is a Homebrew core formula,
+/// `brew:NAME`, which is `NAME` as in Homebrew's own Cellar: a lock holding both `NAME` and
+/// `brew:NAME` is refused when it is made.
 pub fn dir_name(name: &str) -> std::borrow::Cow<'_, str> {
     let Some((prefix, rest)) = name.split_once(':') else {
         return std::borrow::Cow::Borrowed(name);
     };
+    // A Homebrew core formula keeps its own name, as in Homebrew's Cellar (its kegs' RPATHs
+    // name `opt/NAME`); `brew:NAME@3` has no `/`, which only taps' keys have.
+    if prefix == "brew" && !rest.contains('/') {
+        return std::borrow::Cow::Borrowed(rest);
+    }
     let mut out = format!("_{prefix}");
     for segment in rest.split('/') {
         out.push('+');
@@ -186,7 +193,9 @@ pub struct Wanted {
     pub bin: Option<BinSelection>,
 }
 
-/// What the lock asks for on `platform`.
+/// What the lock asks for on `platform`: the packages reachable from the direct dependencies
+/// through each artifact's `dependencies` for this platform (falling back to the package's),
+/// so a formula's Linux-only dependencies are not installed on macOS.
 pub fn wanted(lock: &Lock, platform: Platform) -> Result<Vec<Wanted>, InstallError> {
     let direct = lock.manifest.direct_packages();
     let selections: BTreeMap<String, BinSelection> = lock
@@ -195,15 +204,27 @@ pub fn wanted(lock: &Lock, platform: Platform) -> Result<Vec<Wanted>, InstallErr
         .iter()
         .filter_map(|(key, requirement)| {
             let selection = requirement.bin.clone()?;
-            let source = requirement.source.as_deref().unwrap_or(key);
-            let name = source
-                .parse::<PackageKey>()
-                .map_or_else(|_| key.clone(), |package| package.lock_key(key));
-            Some((name, selection))
+            Some((lock.manifest.package_of(key)?, selection))
         })
         .collect();
+    let mut reachable = BTreeSet::new();
+    let mut queue: Vec<&String> = direct.iter().collect();
+    while let Some(name) = queue.pop() {
+        if !reachable.insert(name.clone()) {
+            continue;
+        }
+        let Some(package) = lock.packages.get(name) else {
+            continue;
+        };
+        let dependencies = package
+            .artifacts
+            .get(&platform)
+            .and_then(|artifact| artifact.dependencies.as_ref())
+            .unwrap_or(&package.dependencies);
+        queue.extend(dependencies);
+    }
     let mut wanted = Vec::new();
-    for (name, package) in &lock.packages {
+    for (name, package) in lock.packages.iter().filter(|(name, _)| reachable.contains(*name)) {
         let Some(artifact) = package.artifacts.get(&platform) else {
             return Err(InstallError::NoArtifact {
                 name: name.clone(),
@@ -684,7 +705,38 @@ mod tests {
             )
                 .prop_map(|(prefix, segments)| format!("{prefix}:{}", segments.join("/"))),
         ]
-        .prop_filter("a valid key", |key| key.parse::<PackageKey>().is_ok())
+        .prop_filter("a valid key", |key| {
+            key.parse::<crate::manifest::PackageKey>().is_ok()
+        })
+        // `brew:NAME` shares `NAME`'s directory on purpose (a lock refuses both at once).
+        .prop_filter("not a Homebrew core key", |key| {
+            !key.starts_with("brew:") || key.contains('/')
+        })
+    }
+
+    #[test]
+    fn installs_only_the_closure_of_the_host_platform() {
+        let lock: Lock = serde_json::from_str(crate::lock::tests::BREW_LOCK).unwrap();
+        let names = |platform| -> Vec<String> {
+            wanted(&lock, platform)
+                .unwrap()
+                .into_iter()
+                .map(|wanted| format!("{}{}", wanted.name, if wanted.direct { "*" } else { "" }))
+                .collect()
+        };
+        assert_eq!(
+            names(Platform::LinuxX86_64),
+            ["mpdecimal", "python@3.13*", "zlib"]
+        );
+        // `zlib` has no macOS artifact and is not needed there.
+        assert_eq!(names(Platform::MacosAarch64), ["mpdecimal", "python@3.13*"]);
+    }
+
+    #[test]
+    fn homebrew_core_formulae_keep_their_name_in_the_cellar() {
+        assert_eq!(dir_name("brew:wget"), "wget");
+        assert_eq!(dir_name("brew:openssl@3"), "openssl@3");
+        assert_eq!(dir_name("brew:owner/tap/name"), "_brew+owner+tap+name");
     }
 
     proptest::proptest! {

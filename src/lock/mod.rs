@@ -32,6 +32,9 @@ pub struct LockInputs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
     pub platforms: Vec<Platform>,
+    /// The manifest's `min_macos`, when set: it picks the macOS Homebrew bottles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_macos: Option<crate::manifest::MacosVersion>,
     pub dependencies: BTreeMap<String, LockedRequirement>,
 }
 
@@ -49,6 +52,12 @@ pub struct LockedRequirement {
     pub asset: Option<AssetPattern>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platforms: Option<Vec<Platform>>,
+    /// The package's key in `packages`, when resolving gave another than the key alone says:
+    /// a Homebrew alias or old name (`python` → `python@3.13`), or `brew:wget` in a project
+    /// without a `registry` (Homebrew formulae go by their bare name there). Not an input: a
+    /// result remembered so the lock's direct packages are known without asking Homebrew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +125,26 @@ pub struct Bottle {
     pub post_install: bool,
 }
 
+/// `LockedPackage::source` of a Homebrew core formula.
+pub const BREW_SOURCE: &str = "brew";
+
+/// Whether `version` is a Homebrew package version velo accepts: it starts with a letter or
+/// digit and uses letters, digits and `._+-~` (`3.3.2_1`, `9.5p1`, `2024-01-15`).
+pub fn is_brew_version(version: &str) -> bool {
+    let mut chars = version.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "._+-~".contains(c))
+        && version.len() <= 100
+}
+
+/// The lock key a direct dependency's key alone says (without resolving anything).
+fn lock_key_of(key: &str, requirement: &LockedRequirement) -> String {
+    let source = requirement.source.as_deref().unwrap_or(key);
+    source
+        .parse::<PackageKey>()
+        .map_or_else(|_| key.to_string(), |package| package.lock_key(key))
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -180,6 +209,7 @@ impl LockInputs {
                     bin: dep.bin.clone(),
                     asset: dep.asset.clone(),
                     platforms: dep.platforms.clone(),
+                    package: None,
                 };
                 (dep.key.clone(), requirement)
             })
@@ -187,20 +217,40 @@ impl LockInputs {
         Self {
             registry: manifest.registry.clone(),
             platforms: manifest.target_platforms(),
+            min_macos: manifest.min_macos,
             dependencies,
         }
+    }
+
+    /// Record the lock key each direct dependency resolved to (`direct`: manifest key → lock
+    /// key) where it differs from what its key alone says.
+    pub fn with_packages(mut self, direct: &BTreeMap<String, String>) -> Self {
+        for (key, requirement) in &mut self.dependencies {
+            let Some(package) = direct.get(key) else { continue };
+            requirement.package = None;
+            if *package != lock_key_of(key, requirement) {
+                requirement.package = Some(package.clone());
+            }
+        }
+        self
+    }
+
+    /// The lock key of the direct dependency `key`.
+    pub fn package_of(&self, key: &str) -> Option<String> {
+        let requirement = self.dependencies.get(key)?;
+        Some(
+            requirement
+                .package
+                .clone()
+                .unwrap_or_else(|| lock_key_of(key, requirement)),
+        )
     }
 
     /// The lock keys of the project's direct dependencies.
     pub fn direct_packages(&self) -> std::collections::BTreeSet<String> {
         self.dependencies
-            .iter()
-            .map(|(key, requirement)| {
-                let source = requirement.source.as_deref().unwrap_or(key);
-                source
-                    .parse::<PackageKey>()
-                    .map_or_else(|_| key.clone(), |package| package.lock_key(key))
-            })
+            .keys()
+            .filter_map(|key| self.package_of(key))
             .collect()
     }
 
@@ -213,6 +263,9 @@ impl LockInputs {
         if self.platforms != current.platforms {
             changes.push("`platforms` changed".to_string());
         }
+        if self.min_macos != current.min_macos {
+            changes.push("`min_macos` changed".to_string());
+        }
         for (key, requirement) in &current.dependencies {
             match self.dependencies.get(key) {
                 None => changes.push(format!("`{key}` was added")),
@@ -220,7 +273,14 @@ impl LockInputs {
                     "`{key}` changed from `{}` to `{}`",
                     locked.version, requirement.version
                 )),
-                Some(locked) if locked != requirement => changes.push(format!("`{key}` changed")),
+                Some(locked)
+                    if LockedRequirement {
+                        package: None,
+                        ..locked.clone()
+                    } != *requirement =>
+                {
+                    changes.push(format!("`{key}` changed"))
+                }
                 Some(_) => {}
             }
         }
@@ -290,13 +350,23 @@ impl Lock {
                 check_bin_selection(bin).map_err(|why| format!("dependency `{key}`: {why}"))?;
             }
         }
+        for (key, requirement) in &self.manifest.dependencies {
+            if let Some(package) = &requirement.package {
+                if package.parse::<PackageKey>().is_err() {
+                    return Err(format!("dependency `{key}` names an invalid package `{package}`"));
+                }
+            }
+        }
         for (name, package) in &self.packages {
             let key_ok = name.parse::<PackageKey>().is_ok();
             if !key_ok {
                 return Err(format!("package `{name}` has an invalid name"));
             }
             let canonical = crate::version::Version::parse_lenient(&package.version).map(|v| v.to_string());
-            if canonical.as_deref() != Ok(package.version.as_str())
+            // Homebrew versions are kept as Homebrew spells them (`3.3.2_1`, `9.5p1`); they
+            // name a Cellar directory, so they are held to a plain file-name alphabet.
+            let exact_ok = package.source == BREW_SOURCE && is_brew_version(&package.version);
+            if (canonical.as_deref() != Ok(package.version.as_str()) && !exact_ok)
                 || !crate::manifest::is_valid_command_name(&package.version)
             {
                 return Err(format!(
@@ -350,7 +420,11 @@ impl Lock {
             .iter()
             .filter(|dep| lock.manifest.dependencies.contains_key(&dep.key))
         {
-            if !lock.packages.contains_key(&dep.lock_key()) {
+            let package = lock
+                .manifest
+                .package_of(&dep.key)
+                .unwrap_or_else(|| dep.lock_key());
+            if !lock.packages.contains_key(&package) {
                 changes.push(format!("`{}` is missing from `packages`", dep.key));
             }
         }
@@ -382,5 +456,84 @@ impl Lock {
             source,
         })?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A lock of `python` (an alias of `python@3.13`) in a project without a registry; on
+    /// Linux only, `python@3.13` also needs `zlib`.
+    pub(crate) const BREW_LOCK: &str = r#"{
+      "version": 1,
+      "manifest": {
+        "platforms": ["linux-x86_64", "macos-aarch64"],
+        "dependencies": {"python": {"version": "*", "package": "python@3.13"}}
+      },
+      "packages": {
+        "python@3.13": {"version": "3.13.1_1", "source": "brew", "dependencies": ["mpdecimal", "zlib"],
+          "artifacts": {
+            "linux-x86_64": {"url": "https://ghcr.io/v2/homebrew/core/python/3.13/blobs/sha256:1111111111111111111111111111111111111111111111111111111111111111",
+              "sha256": "1111111111111111111111111111111111111111111111111111111111111111", "size": 1, "format": "tar.gz", "strip_components": 2,
+              "dependencies": ["mpdecimal", "zlib"],
+              "bottle": {"formula": "python@3.13", "tag": "x86_64_linux", "cellar": ":any"}},
+            "macos-aarch64": {"url": "https://ghcr.io/v2/homebrew/core/python/3.13/blobs/sha256:2222222222222222222222222222222222222222222222222222222222222222",
+              "sha256": "2222222222222222222222222222222222222222222222222222222222222222", "size": 1, "format": "tar.gz", "strip_components": 2,
+              "dependencies": ["mpdecimal"],
+              "bottle": {"formula": "python@3.13", "tag": "arm64_sonoma", "cellar": ":any"}}
+          }},
+        "mpdecimal": {"version": "4.0.0", "source": "brew", "artifacts": {
+            "linux-x86_64": {"url": "u", "sha256": "3333333333333333333333333333333333333333333333333333333333333333", "size": 1, "dependencies": []},
+            "macos-aarch64": {"url": "u", "sha256": "4444444444444444444444444444444444444444444444444444444444444444", "size": 1, "dependencies": []}
+          }},
+        "zlib": {"version": "1.3.1", "source": "brew", "artifacts": {
+            "linux-x86_64": {"url": "u", "sha256": "5555555555555555555555555555555555555555555555555555555555555555", "size": 1, "dependencies": []}
+          }, "unavailable": ["macos-aarch64"]}
+      }
+    }"#;
+
+    pub(crate) fn brew_lock() -> Lock {
+        let lock: Lock = serde_json::from_str(BREW_LOCK).unwrap();
+        lock.validate().unwrap();
+        lock
+    }
+
+    #[test]
+    fn an_alias_is_remembered_as_the_direct_package() {
+        let lock = brew_lock();
+        assert_eq!(lock.manifest.package_of("python").as_deref(), Some("python@3.13"));
+        assert_eq!(
+            lock.manifest.direct_packages(),
+            std::collections::BTreeSet::from(["python@3.13".to_string()])
+        );
+        let manifest = Manifest::from_str(
+            r#"{"platforms": ["linux-x86_64", "macos-aarch64"], "dependencies": {"python": "*"}}"#,
+            Path::new("velo.json"),
+        )
+        .unwrap();
+        assert_eq!(Lock::staleness(Some(&lock), &manifest), None);
+        let changed = Manifest::from_str(
+            r#"{"platforms": ["linux-x86_64", "macos-aarch64"], "dependencies": {"python": "^3"}}"#,
+            Path::new("velo.json"),
+        )
+        .unwrap();
+        assert!(Lock::staleness(Some(&lock), &changed).is_some());
+    }
+
+    #[test]
+    fn homebrew_versions_are_kept_as_spelled_and_checked() {
+        let mut lock = brew_lock();
+        assert_eq!(lock.packages["python@3.13"].version, "3.13.1_1");
+        lock.packages.get_mut("zlib").unwrap().version = "../x".to_string();
+        assert!(lock.validate().unwrap_err().contains("invalid version"));
+        // Only Homebrew packages may use Homebrew's spelling.
+        let mut lock = brew_lock();
+        lock.packages.get_mut("zlib").unwrap().source = "index+https://example.com/".to_string();
+        lock.packages.get_mut("zlib").unwrap().version = "1.3.1_1".to_string();
+        assert!(lock.validate().is_err());
+        let mut lock = brew_lock();
+        lock.manifest.dependencies.get_mut("python").unwrap().package = Some("../python".to_string());
+        assert!(lock.validate().unwrap_err().contains("invalid package"));
     }
 }

@@ -8,6 +8,7 @@ mod edit;
 mod expand;
 mod key;
 mod load;
+mod macos;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,6 +21,7 @@ pub use edit::{EditError, ManifestEditor};
 pub use expand::{ExpandError, Expansion};
 pub use key::{is_valid_name, PackageKey, PackageKeyError, PackageSource};
 pub use load::{find_project_root, ManifestError, MANIFEST_FILE};
+pub use macos::{MacosVersion, MacosVersionError, CODENAMES as MACOS_CODENAMES};
 
 use crate::platform::Platform;
 use crate::version::VersionReq;
@@ -46,6 +48,8 @@ pub struct Manifest {
     pub workspace: Option<Workspace>,
     pub cache: Option<CacheSettings>,
     pub auto_sync: Option<bool>,
+    /// The oldest macOS the project supports (default 14): picks its macOS Homebrew bottles.
+    pub min_macos: Option<MacosVersion>,
 }
 
 /// One entry of `dependencies`.
@@ -275,6 +279,11 @@ impl Manifest {
         platforms.sort();
         platforms.dedup();
         platforms
+    }
+
+    /// The oldest macOS the project supports.
+    pub fn min_macos(&self) -> MacosVersion {
+        self.min_macos.unwrap_or(MacosVersion::DEFAULT)
     }
 }
 

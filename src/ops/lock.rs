@@ -88,17 +88,21 @@ pub async fn lock(
     };
 
     let sources = Sources::new(manifest, &project.root, settings).map_err(std::sync::Arc::new)?;
+    // Homebrew aliases become canonical names before solving, so one formula is one package.
+    let direct = sources.direct_keys(manifest).await?;
     let root: Vec<_> = manifest
         .dependencies
         .iter()
-        .map(|dep| (dep.lock_key(), dep.requirement.clone()))
+        .map(|dep| (direct[&dep.key].clone(), dep.requirement.clone()))
         .collect();
     // Solving and reading the chosen versions' artifacts (which for a forge can mean fetching a
     // checksum file) both block, so both run off the async threads.
     let (manifest_for_lock, host) = (manifest.clone(), settings.host);
     let outcome = tokio::task::spawn_blocking(move || -> Result<_, Error> {
         let resolution = resolve::resolve(&sources, &root, &preferences)?;
-        Ok(resolve::build_lock(&manifest_for_lock, &resolution, host)?)
+        let outcome = resolve::build_lock(&manifest_for_lock, &resolution, host, &direct)?;
+        check_cellar_dirs(&outcome.lock)?;
+        Ok(outcome)
     })
     .await
     .map_err(|err| Error::Internal(format!("the resolver stopped unexpectedly: {err}")))??;
@@ -114,6 +118,22 @@ pub async fn lock(
         up_to_date: false,
         had_lock: existing.is_some(),
     })
+}
+
+/// Refuse a lock in which two packages would be installed into one Cellar directory (the
+/// index's `jq` and Homebrew's `brew:jq`).
+fn check_cellar_dirs(lock: &Lock) -> Result<(), resolve::LockBuildError> {
+    let mut by_dir: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for name in lock.packages.keys() {
+        by_dir
+            .entry(crate::install::dir_name(name).into_owned())
+            .or_default()
+            .push(name.clone());
+    }
+    match by_dir.into_iter().find(|(_, packages)| packages.len() > 1) {
+        Some((dir, packages)) => Err(resolve::LockBuildError::SharedCellar { dir, packages }),
+        None => Ok(()),
+    }
 }
 
 /// Whether the lock is current, without solving anything.
@@ -242,10 +262,25 @@ mod tests {
             manifest: LockInputs {
                 registry: None,
                 platforms: vec![Platform::LinuxX86_64],
+                min_macos: None,
                 dependencies: BTreeMap::new(),
             },
             packages: BTreeMap::from([("github:o/tool".to_string(), package)]),
         }
+    }
+
+    #[test]
+    fn an_index_package_and_a_formula_of_one_name_are_refused() {
+        let mut lock = lock("1.0.0", "tool.tar.gz");
+        check_cellar_dirs(&lock).unwrap();
+        let package = lock.packages["github:o/tool"].clone();
+        lock.packages.insert("jq".to_string(), package.clone());
+        lock.packages.insert("brew:jq".to_string(), package);
+        let err = check_cellar_dirs(&lock).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "`brew:jq` and `jq` would share the directory `.velo/Cellar/jq`"
+        );
     }
 
     #[test]

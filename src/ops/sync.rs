@@ -135,7 +135,8 @@ pub async fn install(
         root.to_path_buf(),
         settings.offline,
         reporter,
-    );
+    )
+    .with_scoped_auth(crate::http::Scoped::ghcr_anonymous(&settings.homebrew.bottle_url));
     let linker = Arc::new(Linker::default());
 
     let mut installed = Vec::new();

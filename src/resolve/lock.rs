@@ -20,12 +20,18 @@ pub enum LockBuildError {
     NoArtifactForHost { host: Platform, missing: Vec<String> },
     #[error("failed to read the artifacts of `{package}`: {message}")]
     Artifacts { package: String, message: String },
+    #[error("{} would share the directory `.velo/Cellar/{dir}`", packages.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" and "))]
+    SharedCellar { dir: String, packages: Vec<String> },
 }
 
 impl LockBuildError {
     pub fn hint(&self) -> Option<String> {
         match self {
             LockBuildError::Artifacts { .. } => None,
+            LockBuildError::SharedCellar { .. } => Some(
+                "depend on only one of them in `velo.json` (a Homebrew formula and an index package of the same name cannot both be installed)"
+                    .to_string(),
+            ),
             LockBuildError::NoArtifactForHost { .. } => Some(
                 "require a version that ships one for this platform in `velo.json`, or ask the index maintainers to add it"
                     .to_string(),
@@ -35,8 +41,13 @@ impl LockBuildError {
 }
 
 /// The platforms each package is needed on: a dependency's own `platforms` (default: all the
-/// project's), passed down to everything it depends on.
-fn wanted_platforms(manifest: &Manifest, resolution: &Resolution) -> BTreeMap<String, BTreeSet<Platform>> {
+/// project's), passed down to what it depends on there. `direct` maps each manifest key to
+/// its lock key.
+fn wanted_platforms(
+    manifest: &Manifest,
+    resolution: &Resolution,
+    direct: &BTreeMap<String, String>,
+) -> BTreeMap<String, BTreeSet<Platform>> {
     let targets: BTreeSet<Platform> = manifest.target_platforms().into_iter().collect();
     let mut wanted: BTreeMap<String, BTreeSet<Platform>> = BTreeMap::new();
     let mut queue: Vec<(String, BTreeSet<Platform>)> = manifest
@@ -47,19 +58,27 @@ fn wanted_platforms(manifest: &Manifest, resolution: &Resolution) -> BTreeMap<St
                 Some(only) => only.iter().copied().filter(|p| targets.contains(p)).collect(),
                 None => targets.clone(),
             };
-            (dep.lock_key(), platforms)
+            let key = direct.get(&dep.key).cloned().unwrap_or_else(|| dep.lock_key());
+            (key, platforms)
         })
         .collect();
     while let Some((name, platforms)) = queue.pop() {
         let entry = wanted.entry(name.clone()).or_default();
-        let before = entry.len();
-        entry.extend(platforms.iter().copied());
-        if entry.len() == before && before > 0 {
+        let new: BTreeSet<Platform> = platforms.difference(entry).copied().collect();
+        if new.is_empty() && !entry.is_empty() {
             continue;
         }
-        if let Some(package) = resolution.packages.get(&name) {
-            for dependency in &package.dependencies {
-                queue.push((dependency.clone(), entry.clone()));
+        entry.extend(new.iter().copied());
+        let Some(package) = resolution.packages.get(&name) else {
+            continue;
+        };
+        let info = &package.meta.versions[&package.version];
+        for platform in new {
+            let dependencies = info
+                .platform_dependencies(platform)
+                .unwrap_or_else(|| package.dependencies.clone());
+            for dependency in dependencies {
+                queue.push((dependency, BTreeSet::from([platform])));
             }
         }
     }
@@ -72,19 +91,21 @@ pub fn build_lock(
     manifest: &Manifest,
     resolution: &Resolution,
     host: Option<Platform>,
+    direct: &BTreeMap<String, String>,
 ) -> Result<LockOutcome, LockBuildError> {
-    let wanted = wanted_platforms(manifest, resolution);
+    let wanted = wanted_platforms(manifest, resolution, direct);
     let mut warnings = Vec::new();
     let mut missing_on_host = Vec::new();
     let mut packages = BTreeMap::new();
 
     for (name, resolved) in &resolution.packages {
         let info = &resolved.meta.versions[&resolved.version];
+        let shown = info.lock_version(&resolved.version);
         let platforms = wanted.get(name).cloned().unwrap_or_default();
         let all = info
             .artifacts(&platforms)
             .map_err(|message| LockBuildError::Artifacts {
-                package: format!("{name} {}", resolved.version),
+                package: format!("{name} {shown}"),
                 message,
             })?;
         let artifacts: BTreeMap<_, _> = all
@@ -106,17 +127,19 @@ pub fn build_lock(
                 list.join(", ")
             }
         };
-        if host.is_some_and(|h| unavailable.contains(&h)) {
-            missing_on_host.push(format!(
-                "`{name} {}` (available for: {})",
-                resolved.version,
-                available()
-            ));
+        if let Some(h) = host.filter(|h| unavailable.contains(h)) {
+            // A source may have said why (a Homebrew formula that needs macOS).
+            let marker = format!(" for {h}: ");
+            let why = all
+                .warnings
+                .iter()
+                .find_map(|w| w.split_once(marker.as_str()).map(|(_, why)| format!("; {why}")))
+                .unwrap_or_default();
+            missing_on_host.push(format!("`{name} {shown}` (available for: {}){why}", available()));
         } else if !unavailable.is_empty() {
             let list: Vec<&str> = unavailable.iter().map(|p| p.as_str()).collect();
             warnings.push(format!(
-                "`{name} {}` has no artifact for {}; it will not be installed there",
-                resolved.version,
+                "`{name} {shown}` has no artifact for {}; it will not be installed there",
                 list.join(", ")
             ));
         }
@@ -125,7 +148,7 @@ pub fn build_lock(
                 warnings.push(warning.clone());
             }
         }
-        let version = resolved.version.to_string();
+        let version = shown;
         packages.insert(
             name.clone(),
             LockedPackage {
@@ -147,7 +170,7 @@ pub fn build_lock(
     }
     let lock = Lock {
         version: LOCK_VERSION,
-        manifest: LockInputs::from_manifest(manifest),
+        manifest: LockInputs::from_manifest(manifest).with_packages(direct),
         packages,
     };
     Ok(LockOutcome { lock, warnings })

@@ -35,6 +35,9 @@ pub struct PackageMeta {
 pub struct VersionMeta {
     /// The version string as the source spells it (`v1.2.0`, `jq-1.7.1`).
     pub tag: String,
+    /// The lock records `tag` itself as the version (Homebrew's `3.3.2_1`, `9.5p1`), not the
+    /// solver's reading of it.
+    pub exact_tag: bool,
     details: Box<dyn VersionDetails>,
     dependencies: OnceLock<Result<Vec<(String, VersionReq)>, String>>,
 }
@@ -53,14 +56,37 @@ pub trait VersionDetails: std::fmt::Debug + Send + Sync {
     /// Artifacts for `platforms` (others may be left out). May block on the network (a forge
     /// fetching a checksum file); called on a blocking thread.
     fn artifacts(&self, platforms: &BTreeSet<Platform>) -> Result<Artifacts, String>;
+    /// The keys this version depends on for `platform`, when that differs from
+    /// [`VersionDetails::dependencies`] (a Homebrew formula's per-platform closure).
+    fn platform_dependencies(&self, _platform: Platform) -> Option<Vec<String>> {
+        None
+    }
 }
 
 impl VersionMeta {
     pub fn new(tag: String, details: impl VersionDetails + 'static) -> Self {
         Self {
             tag,
+            exact_tag: false,
             details: Box::new(details),
             dependencies: OnceLock::new(),
+        }
+    }
+
+    /// A version whose lock version is `tag` exactly.
+    pub fn exact(tag: String, details: impl VersionDetails + 'static) -> Self {
+        Self {
+            exact_tag: true,
+            ..Self::new(tag, details)
+        }
+    }
+
+    /// The version string the lock records for `version` (this entry's key).
+    pub fn lock_version(&self, version: &Version) -> String {
+        if self.exact_tag {
+            self.tag.clone()
+        } else {
+            version.to_string()
         }
     }
 
@@ -70,6 +96,10 @@ impl VersionMeta {
 
     pub fn artifacts(&self, platforms: &BTreeSet<Platform>) -> Result<Artifacts, String> {
         self.details.artifacts(platforms)
+    }
+
+    pub fn platform_dependencies(&self, platform: Platform) -> Option<Vec<String>> {
+        self.details.platform_dependencies(platform)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Package sources: turn a package key into its versions, dependencies and artifacts.
 //!
 //! [`Sources`] routes each key to the source that serves it and implements the resolver's
-//! [`PackageSource`]. Today that is the velo index ([`index`]); forge releases and Homebrew
-//! bottles plug in beside it.
+//! [`PackageSource`]: the velo index ([`index`]), forge releases ([`forge`]) and Homebrew core
+//! ([`brew`]: `brew:NAME`, and bare names in a project without a `registry`).
 
 pub mod brew;
 pub mod forge;
@@ -43,6 +43,8 @@ pub enum SourceError {
     #[error(transparent)]
     Forge(Arc<forge::ForgeError>),
     #[error(transparent)]
+    Brew(Arc<brew::BrewError>),
+    #[error(transparent)]
     Http(#[from] HttpError),
     #[error("failed to access `{}`", path.display())]
     Io {
@@ -68,6 +70,7 @@ impl SourceError {
             ),
             SourceError::Unsupported { .. } => Some("use a package from a velo index or a forge for now".to_string()),
             SourceError::Forge(err) => err.hint(),
+            SourceError::Brew(err) => err.hint(),
             SourceError::Http(HttpError::RateLimited { .. }) => Some("wait a while and try again".to_string()),
             SourceError::Http(_) => Some("check your network connection and proxy settings, or use `--offline` to work from the cache".to_string()),
             _ => None,
@@ -83,7 +86,8 @@ impl SourceError {
                 | SourceError::Unsupported { .. }
                 | SourceError::InvalidRegistry { .. }
                 | SourceError::Key(_)
-        ) || matches!(self, SourceError::Forge(err) if matches!(**err, forge::ForgeError::RepoNotFound { .. } | forge::ForgeError::NotAForge { .. }))
+        ) || matches!(self, SourceError::Brew(err) if err.is_bad_input())
+            || matches!(self, SourceError::Forge(err) if matches!(**err, forge::ForgeError::RepoNotFound { .. } | forge::ForgeError::NotAForge { .. }))
     }
 }
 
@@ -91,6 +95,7 @@ impl SourceError {
 pub struct Sources {
     index: Option<IndexSource>,
     forge: forge::ForgeSource,
+    brew: brew::BrewSource,
     /// Per forge dependency (by lock key): prerelease opt-in, asset pattern, bin.
     forge_options: HashMap<String, forge::ForgeOptions>,
     /// Direct dependencies whose lock key differs from what their key alone would say
@@ -114,6 +119,17 @@ impl Sources {
             }
             None => None,
         };
+        let brew = brew::BrewSource::new(
+            http.clone(),
+            &settings.cache,
+            &settings.homebrew,
+            settings.offline,
+            brew::BrewOptions {
+                targets: manifest.target_platforms().into_iter().collect(),
+                min_macos: manifest.min_macos(),
+                prefixed: manifest.registry.is_some(),
+            },
+        );
         let forge = forge::ForgeSource::new(http, &settings.cache, settings.offline);
         let forge_options = manifest
             .dependencies
@@ -135,6 +151,7 @@ impl Sources {
         Ok(Self {
             index,
             forge,
+            brew,
             forge_options,
             aliases,
         })
@@ -147,6 +164,44 @@ impl Sources {
         }
     }
 
+    /// The Homebrew formula name `key` stands for, if Homebrew core serves it: `brew:NAME`, or
+    /// a bare name in a project without a `registry`.
+    fn brew_name<'k>(&self, key: &'k PackageKey) -> Result<Option<&'k str>, SourceError> {
+        match &key.source {
+            KeySource::Brew { tap: None } => Ok(Some(&key.name)),
+            KeySource::Brew { tap: Some(_) } => Err(SourceError::Brew(Arc::new(brew::BrewError::Tap {
+                key: key.to_string(),
+            }))),
+            KeySource::Default if self.index.is_none() => Ok(Some(&key.name)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The lock key of every direct dependency, by manifest key. A Homebrew formula named by
+    /// an alias or old name goes by its canonical name, so that it and a formula depending on
+    /// it share one entry (this asks Homebrew's API for those dependencies).
+    pub async fn direct_keys(
+        &self,
+        manifest: &Manifest,
+    ) -> Result<std::collections::BTreeMap<String, String>, Arc<SourceError>> {
+        let lookups = manifest.dependencies.iter().map(|dep| async move {
+            let lock_key = dep.lock_key();
+            let key = self.key(&lock_key).map_err(Arc::new)?;
+            let resolved = match self.brew_name(&key).map_err(Arc::new)? {
+                Some(name) => self
+                    .brew
+                    .canonical_key(name)
+                    .await
+                    .map_err(|err| Arc::new(SourceError::Brew(Arc::new(err))))?,
+                None => lock_key,
+            };
+            Ok::<_, Arc<SourceError>>((dep.key.clone(), resolved))
+        });
+        futures::future::try_join_all(lookups)
+            .await
+            .map(|pairs| pairs.into_iter().collect())
+    }
+
     fn index(&self, name: &str) -> Result<&IndexSource, SourceError> {
         self.index.as_ref().ok_or_else(|| SourceError::NoRegistry {
             name: name.to_string(),
@@ -156,6 +211,9 @@ impl Sources {
     /// Fetch a package's metadata (async form, for commands that are not resolving).
     pub async fn get_async(&self, name: &str) -> Result<Arc<PackageMeta>, Arc<SourceError>> {
         let key = self.key(name).map_err(Arc::new)?;
+        if let Some(formula) = self.brew_name(&key).map_err(Arc::new)? {
+            return self.brew.get_async(name, formula).await.map_err(brew_error);
+        }
         match key.source {
             KeySource::Default | KeySource::Index => {
                 self.index(name).map_err(Arc::new)?.get_async(&key.name).await
@@ -172,6 +230,10 @@ impl Sources {
     fn options(&self, name: &str) -> forge::ForgeOptions {
         self.forge_options.get(name).cloned().unwrap_or_default()
     }
+}
+
+fn brew_error(err: Arc<brew::BrewError>) -> Arc<SourceError> {
+    Arc::new(SourceError::Brew(err))
 }
 
 fn unsupported(key: &PackageKey) -> SourceError {
@@ -194,6 +256,9 @@ impl PackageSource for Sources {
 
     fn get(&self, name: &str) -> Result<Arc<PackageMeta>, Self::Error> {
         let key = self.key(name).map_err(Arc::new)?;
+        if let Some(formula) = self.brew_name(&key).map_err(Arc::new)? {
+            return self.brew.get_blocking(name, formula).map_err(brew_error);
+        }
         match key.source {
             KeySource::Default | KeySource::Index => {
                 self.index(name).map_err(Arc::new)?.get_blocking(&key.name)
@@ -207,6 +272,13 @@ impl PackageSource for Sources {
     }
 
     fn prefetch(&self, names: &[&str]) {
+        for name in names {
+            if let Ok(key) = self.key(name) {
+                if let Ok(Some(formula)) = self.brew_name(&key) {
+                    self.brew.prefetch(name, formula);
+                }
+            }
+        }
         let Some(index) = &self.index else { return };
         for name in names {
             if let Ok(PackageKey {

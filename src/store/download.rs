@@ -1,18 +1,20 @@
 //! Downloads into the store: streamed to disk while hashing, size and sha256 verified before
 //! the file is renamed into `downloads-v1/`, retried with backoff, resumed with `Range`.
+//! A URL under a registry's base (Homebrew's bottles on ghcr) carries that registry's token,
+//! and its redirects are followed here, hop by hop, so the token never reaches another host.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use reqwest::header::{CONTENT_RANGE, RANGE};
+use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, LOCATION, RANGE};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use url::Url;
 
 use super::{io_error, Store, StoreError, DOWNLOADS_BUCKET};
-use crate::http::{self, HttpClient, MAX_RETRY_AFTER};
+use crate::http::{self, HttpClient, Scoped, MAX_RETRY_AFTER};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
@@ -49,6 +51,8 @@ pub enum DownloadError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("`{url}` redirected {reason}")]
+    Redirect { url: String, reason: &'static str },
     #[error("`{url}` is not in the cache and `--offline` forbids downloading it")]
     Offline { url: String },
     #[error("`{url}` is not a URL or a path velo can download from")]
@@ -108,7 +112,12 @@ pub struct Downloader {
     base_dir: PathBuf,
     offline: bool,
     reporter: Reporter,
+    /// The registry whose URLs get a token (Homebrew's bottle base), if any.
+    scoped: Option<Scoped>,
 }
+
+/// How many redirects one download follows, as browsers and reqwest do.
+const MAX_REDIRECTS: usize = 10;
 
 enum Attempt {
     Done,
@@ -124,7 +133,14 @@ impl Downloader {
             base_dir,
             offline,
             reporter,
+            scoped: None,
         }
+    }
+
+    /// Send `scoped`'s token with every request under its base, and with no other.
+    pub fn with_scoped_auth(mut self, scoped: Scoped) -> Self {
+        self.scoped = Some(scoped);
+        self
     }
 
     /// The verified file for `request`, downloading it if the store does not have it.
@@ -322,17 +338,19 @@ impl Downloader {
         if offset >= request.size {
             offset = 0;
         }
-        let mut get = self.http.client().get(url.clone());
-        if offset > 0 {
-            get = get.header(RANGE, format!("bytes={offset}-"));
-        }
-        let response = match get.send().await {
+        let response = match self.get(url, offset).await {
             Ok(response) => response,
-            Err(source) if http::is_transient(&source) => {
+            Err(Hop::Redirect(reason)) => {
+                return Err(DownloadError::Redirect {
+                    url: url.to_string(),
+                    reason,
+                })
+            }
+            Err(Hop::Request(source)) if http::is_transient(&source) => {
                 let error = self.request_error(url, attempt, source);
                 return Ok(Attempt::Retry(self.http.backoff(attempt), error));
             }
-            Err(source) => {
+            Err(Hop::Request(source)) => {
                 return Err(DownloadError::Request {
                     url: url.to_string(),
                     attempts: attempt,
@@ -452,6 +470,46 @@ impl Downloader {
             .map(|()| Attempt::Done)
     }
 
+    /// GET `url` from byte `offset`. Without a token in play the client follows redirects;
+    /// with one, each hop is sent by hand and gets the token only if it is under the base
+    /// (reqwest drops `Authorization` when a hop changes host, but puts it back on a second
+    /// hop within the new host, since it compares each hop only with the one before).
+    async fn get(&self, url: &Url, offset: u64) -> Result<reqwest::Response, Hop> {
+        let range = (offset > 0).then(|| format!("bytes={offset}-"));
+        let Some(scoped) = self.scoped.as_ref().filter(|scoped| scoped.covers(url)) else {
+            let mut get = self.http.client().get(url.clone());
+            if let Some(range) = &range {
+                get = get.header(RANGE, range);
+            }
+            return get.send().await.map_err(Hop::Request);
+        };
+        let client = self.http.streaming_client_without_redirects();
+        let mut current = url.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut get = client.get(current.clone());
+            if let Some(range) = &range {
+                get = get.header(RANGE, range);
+            }
+            if let Some(value) = scoped.authorization_for(&current) {
+                get = get.header(AUTHORIZATION, value.clone());
+            }
+            let response = get.send().await.map_err(Hop::Request)?;
+            let redirect = matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308);
+            let location = response.headers().get(LOCATION).and_then(|v| v.to_str().ok());
+            let (true, Some(location)) = (redirect, location) else {
+                return Ok(response);
+            };
+            let next = current
+                .join(location)
+                .map_err(|_| Hop::Redirect("to a `Location` that is not a URL"))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(Hop::Redirect("to a URL that is not http(s)"));
+            }
+            current = next;
+        }
+        Err(Hop::Redirect("more than 10 times"))
+    }
+
     /// Check size and digest; a file that fails is deleted so nothing uses it.
     async fn verify(
         &self,
@@ -483,6 +541,12 @@ impl Downloader {
         }
         Ok(())
     }
+}
+
+/// Why a GET (with its redirects) produced no response.
+enum Hop {
+    Request(reqwest::Error),
+    Redirect(&'static str),
 }
 
 enum Source {

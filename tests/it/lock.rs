@@ -410,18 +410,15 @@ fn bad_versions_in_the_index_are_skipped_with_a_warning() {
 }
 
 #[test]
-fn bare_names_need_a_registry() {
+fn bare_names_without_a_registry_are_homebrew_formulae() {
     let context = TestContext::new();
     context.write_manifest(r#"{"dependencies": {"wget": "*"}, "taps": []}"#);
-    insta::assert_snapshot!(context.snapshot(["lock"]), @r#"
-    exit_code: 2
-    ----- stdout -----
-
-    ----- stderr -----
-    error: failed to get package `wget`
-      caused by: `wget` needs a velo index, but `velo.json` has no `registry`
-    hint: without a `registry`, bare names mean Homebrew core; set `"registry"` in `velo.json` to a velo index URL or path
-    "#);
+    // Offline with an empty cache: the lock must ask Homebrew (and may not), not a velo index.
+    let output = context.run(["lock", "--offline"]);
+    assert_ne!(output.status.code(), Some(0));
+    let text = stderr(&output);
+    assert_contains(&text, "Homebrew");
+    assert!(!text.contains("needs a velo index"), "{text}");
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod common;
 
 mod add_remove;
 mod brew_install;
+mod brew_download;
 mod exec_env;
 mod forge;
 mod help;

@@ -7,6 +7,7 @@ pub mod archive;
 pub mod bottle;
 pub mod disk;
 pub mod forge_server;
+pub mod ghcr;
 mod index;
 pub mod serve;
 mod server;

@@ -274,7 +274,7 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-fn respond(
+pub(super) fn respond(
     stream: &mut TcpStream,
     status: u16,
     headers: &[(&str, String)],
@@ -298,7 +298,7 @@ fn respond(
 }
 
 /// The status line and headers of a faulty reply (which closes the connection after it).
-fn fault_head(status: u16, length: usize, headers: &[(&str, String)]) -> String {
+pub(super) fn fault_head(status: u16, length: usize, headers: &[(&str, String)]) -> String {
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Length: {length}\r\nConnection: close\r\n",
         reason(status)
